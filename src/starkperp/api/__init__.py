@@ -1,0 +1,1 @@
+"""HTTP and WebSocket API in the dYdX v3 dialect."""

@@ -1,0 +1,1 @@
+"""Hashes and signatures: keccak256, RPO, Pedersen and STARK-curve ECDSA."""

@@ -1,0 +1,1 @@
+"""The perpetual exchange: markets, orders, matching, positions, risk, funding, liquidation."""

@@ -1,0 +1,1 @@
+"""Goldilocks field arithmetic, its quadratic extension, NTT and polynomials."""

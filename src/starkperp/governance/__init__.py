@@ -1,0 +1,1 @@
+"""Proposals, voting, timelocks, emergency powers and the operator set."""

@@ -1,0 +1,1 @@
+"""The running node: wiring, durable log, batcher, prover workers, L1 submitter."""

@@ -1,0 +1,1 @@
+"""The rollup: state trees, transactions, batch execution, the batch AIR, sequencing."""

@@ -1,0 +1,1 @@
+"""A generic STARK: constraint DSL, trace, commitments, transcript, FRI, prover, verifier."""
