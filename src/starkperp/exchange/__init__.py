@@ -1,1 +1,103 @@
-"""The perpetual exchange: markets, orders, matching, positions, risk, funding, liquidation."""
+"""The perpetual exchange: markets, orders, matching, positions, risk, funding, liquidation.
+
+Start with :class:`Exchange` (``engine.py``); values live in ``model.py`` and
+``markets.py``, rejection reasons in ``errors.py``, the event log in ``events.py``.
+"""
+
+from starkperp.exchange.book import OrderBook
+from starkperp.exchange.config import ExchangeConfig, FeeTier
+from starkperp.exchange.engine import Exchange, ManualClock
+from starkperp.exchange.errors import ExchangeError, Reason
+from starkperp.exchange.events import Event, replay
+from starkperp.exchange.markets import (
+    COLLATERAL_RESOLUTION,
+    Collateral,
+    FundingIndex,
+    MarketConfig,
+    MarketId,
+    MarketStatus,
+    Price,
+    Quantity,
+    RiskFactor,
+    collateral_from_human,
+    compute_human_price,
+    get_default_markets,
+    human_from_collateral,
+    human_from_quantity,
+    price_from_human,
+    quantity_from_human,
+)
+from starkperp.exchange.model import (
+    AccountId,
+    AccountKind,
+    AccountView,
+    BookDelta,
+    BookLevel,
+    BookSnapshot,
+    CancelReason,
+    FeeRate,
+    Fill,
+    Order,
+    OrderAck,
+    OrderId,
+    OrderSignature,
+    OrderStatus,
+    OrderType,
+    OrderView,
+    PositionView,
+    Side,
+    TimeInForce,
+    Timestamp,
+)
+from starkperp.exchange.oracle import PriceTick, SignedPrice, sign_price
+
+__all__ = [
+    "COLLATERAL_RESOLUTION",
+    "AccountId",
+    "AccountKind",
+    "AccountView",
+    "BookDelta",
+    "BookLevel",
+    "BookSnapshot",
+    "CancelReason",
+    "Collateral",
+    "Event",
+    "Exchange",
+    "ExchangeConfig",
+    "ExchangeError",
+    "FeeRate",
+    "FeeTier",
+    "Fill",
+    "FundingIndex",
+    "ManualClock",
+    "MarketConfig",
+    "MarketId",
+    "MarketStatus",
+    "Order",
+    "OrderAck",
+    "OrderBook",
+    "OrderId",
+    "OrderSignature",
+    "OrderStatus",
+    "OrderType",
+    "OrderView",
+    "PositionView",
+    "Price",
+    "PriceTick",
+    "Quantity",
+    "Reason",
+    "RiskFactor",
+    "Side",
+    "SignedPrice",
+    "TimeInForce",
+    "Timestamp",
+    "collateral_from_human",
+    "compute_human_price",
+    "get_default_markets",
+    "human_from_collateral",
+    "human_from_quantity",
+    "price_from_human",
+    "quantity_from_human",
+    "replay",
+    "sign_price",
+]
