@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import time
+from typing import Any
+
 import typer
 
 app = typer.Typer(help="starkperp: a STARK-proven perpetual exchange.", no_args_is_help=True)
+order_app = typer.Typer(help="Place and cancel orders on a node.", no_args_is_help=True)
+app.add_typer(order_app, name="order")
+
+_URL = typer.Option("http://127.0.0.1:8080", "--url", envvar="STARKPERP_URL", help="Node URL.")
+_KEY = typer.Option(
+    ..., "--eth-key", envvar="STARKPERP_ETH_KEY", help="Ethereum private key (hex) of the trader."
+)
 
 
 @app.command()
@@ -21,3 +32,193 @@ def demo(seconds: float = 20.0, seed: int = 7) -> None:
     from starkperp.cli.demo import run_demo
 
     run_demo(seconds=seconds, seed=seed)
+
+
+@app.command()
+def node(
+    db: str = typer.Option("starkperp-node.sqlite", help="SQLite path or postgresql:// DSN."),
+    host: str = typer.Option("127.0.0.1", help="Listen address."),
+    port: int = typer.Option(8080, help="Listen port."),
+    network_id: int = typer.Option(1, help="Network id the signatures are bound to."),
+    preset: str = typer.Option("default", help="Markets: 'default' (all) or 'minimal'."),
+    tick_ms: int = typer.Option(1000, help="Clock tick period (expiries, funding)."),
+    rate_limit: int = typer.Option(100_000, help="Requests per 10 s per IP and per account."),
+    log_level: str = typer.Option("warning", help="uvicorn log level."),
+    oracle_signer: list[str] = typer.Option(
+        [], help="STARK public key (hex) allowed to sign oracle prices (repeatable)."
+    ),
+    oracle_quorum: int = typer.Option(1, help="Distinct signers an oracle tick needs."),
+) -> None:
+    """Start a node: API server, sequencer, durable log, clock ticks."""
+    import uvicorn
+
+    from starkperp.api.app import create_app
+    from starkperp.node import config as node_config
+    from starkperp.node.service import Node
+
+    base = node_config.minimal(db) if preset == "minimal" else node_config.default(db)
+    from dataclasses import replace
+
+    exchange = base.exchange
+    if oracle_signer:
+        exchange = replace(
+            exchange,
+            oracle_signers=tuple(int(k, 16) for k in oracle_signer),
+            oracle_quorum=oracle_quorum,
+        )
+    config = replace(
+        base,
+        exchange=exchange,
+        network_id=network_id,
+        tick_period_ms=tick_ms,
+        ip_rate_limit=rate_limit,
+        account_rate_limit=rate_limit,
+    )
+    the_node = Node(config)
+    the_node.open()
+    typer.echo(
+        json.dumps(
+            {
+                "event": "node_starting",
+                "db": db,
+                "recovered_records": the_node.recovered_records,
+                "url": f"http://{host}:{port}",
+            }
+        ),
+        err=True,
+    )
+    uvicorn.run(
+        create_app(the_node),
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        lifespan="on",
+    )
+
+
+@app.command()
+def status(url: str = _URL) -> None:
+    """Show a node's status (log position, accounts, state digest)."""
+    import httpx
+
+    typer.echo(json.dumps(httpx.get(f"{url}/v3/status", timeout=10).json(), indent=2))
+
+
+def _client(url: str, eth_key: str, network_id: int) -> Any:
+    from starkperp.client.http import ApiError, Identity, StarkPerpClient
+
+    client = StarkPerpClient(url, identity=Identity.from_eth_key(eth_key, network_id=network_id))
+    try:
+        account = client.get_account()
+    except ApiError:
+        client.onboard()
+        account = client.get_account()
+    assert client.identity is not None
+    client.identity = client.identity.with_position(int(account["positionId"]))
+    return client
+
+
+@order_app.command("place")
+def order_place(
+    market: str = typer.Option(..., help="e.g. BTC-USD"),
+    side: str = typer.Option(..., help="BUY or SELL"),
+    size: str = typer.Option(..., help="Size in coins, e.g. 0.01"),
+    price: str = typer.Option(..., help="Limit price in USD"),
+    client_id: str = typer.Option("", help="Client id (default: random)"),
+    ttl: int = typer.Option(7 * 86400, help="Seconds until the order expires"),
+    url: str = _URL,
+    eth_key: str = _KEY,
+    network_id: int = 1,
+) -> None:
+    """Sign and place a limit order (onboards the key on first use)."""
+    import secrets
+
+    client = _client(url, eth_key, network_id)
+    out = client.place_order(
+        market=market,
+        side=side.upper(),
+        size=size,
+        price=price,
+        client_id=client_id or secrets.token_hex(8),
+        expiration_s=int(time.time()) + ttl,
+    )
+    typer.echo(json.dumps(out, indent=2))
+
+
+@order_app.command("cancel")
+def order_cancel(order_id: str, url: str = _URL, eth_key: str = _KEY, network_id: int = 1) -> None:
+    """Cancel an order by id."""
+    typer.echo(json.dumps(_client(url, eth_key, network_id).cancel_order(order_id), indent=2))
+
+
+@app.command()
+def deposit(amount: str, url: str = _URL, eth_key: str = _KEY, network_id: int = 1) -> None:
+    """Credit collateral to the key's account (the node's test faucet stands in for L1)."""
+    typer.echo(json.dumps(_client(url, eth_key, network_id).deposit_testnet(amount), indent=2))
+
+
+@app.command()
+def withdraw(
+    amount: str,
+    client_id: str = typer.Option("", help="Client id (default: random)"),
+    url: str = _URL,
+    eth_key: str = _KEY,
+    network_id: int = 1,
+) -> None:
+    """Sign and submit a withdrawal of USDC."""
+    import secrets
+
+    client = _client(url, eth_key, network_id)
+    out = client.withdraw(amount, client_id or secrets.token_hex(8), int(time.time()) + 86400)
+    typer.echo(json.dumps(out, indent=2))
+
+
+@app.command("escape-proof")
+def escape_proof(
+    position_id: int = typer.Option(..., help="Position (account) id to escape."),
+    calldata: list[str] = typer.Option(
+        [], help="Files with the hex calldata of each accepted updateState, in order."
+    ),
+    preset: str = typer.Option("default", help="Rollup preset of the deployment."),
+    genesis_prices: str = typer.Option(
+        "", help="Comma-separated genesis oracle prices (32.32), as the deployment started."
+    ),
+) -> None:
+    """Rebuild the frozen L2 state from L1 calldata alone and print the escape arguments."""
+    from pathlib import Path
+
+    from starkperp.errors import StarkPerpError
+    from starkperp.l1.escape import (
+        compute_escape_amount,
+        get_escape_proof,
+        rebuild_state_from_calldata,
+    )
+    from starkperp.rollup.config import get_preset
+    from starkperp.rollup.state import RollupState
+
+    try:
+        datas = [bytes.fromhex(Path(p).read_text().strip().removeprefix("0x")) for p in calldata]
+        prices = [int(p) for p in genesis_prices.split(",") if p.strip()] or None
+        genesis = RollupState.genesis(get_preset(preset, verify_signatures=False), prices)
+        state = rebuild_state_from_calldata(genesis, datas)
+        proof = get_escape_proof(state, position_id)
+        amount = compute_escape_amount(state.get_position(position_id), state.global_state)
+    except (StarkPerpError, OSError, ValueError) as exc:
+        typer.echo(json.dumps({"error": str(exc)}), err=True)
+        raise typer.Exit(code=2) from exc
+    args = proof.as_args()
+    typer.echo(
+        json.dumps(
+            {
+                "positionId": args[0],
+                "starkKey": hex(args[1]),
+                "collateral": str(args[2]),
+                "balances": [str(b) for b in args[3]],
+                "cachedFundingIndices": [str(i) for i in args[4]],
+                "siblings": [[str(x) for x in s] for s in args[5]],
+                "escapeAmount": str(amount),
+            },
+            indent=2,
+        )
+    )
