@@ -24,8 +24,8 @@ test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not slow" -n 2 --dist loadfile
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench examples
-	$(BIN)/ruff format --check src tests bench examples
+	$(BIN)/ruff check src tests bench examples tools
+	$(BIN)/ruff format --check src tests bench examples tools
 
 types: $(STAMP)
 	$(BIN)/mypy
