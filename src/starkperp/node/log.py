@@ -207,6 +207,52 @@ class _SqlStore:
             json.dumps(write.data, separators=(",", ":"), sort_keys=True),
         )
 
+    # Reads are the same on both back-ends; subclasses supply ``_reader`` and ``_rlock``.
+    _reader: Any
+    _rlock: threading.Lock
+
+    def last_seq(self) -> int:
+        """Return the highest committed sequence number, 0 when empty."""
+        with self._rlock:
+            row = self._reader.execute("SELECT COALESCE(MAX(seq), 0) FROM log").fetchone()
+        return int(row[0])
+
+    def get_row(self, table: str, row_id: str) -> dict[str, Any] | None:
+        """Return one read model row's document, or None."""
+        _check_table(table)
+        with self._rlock:
+            row = self._reader.execute(
+                self._sql(f"SELECT data FROM rm_{table} WHERE id = ?"), (row_id,)
+            ).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def query_rows(
+        self,
+        table: str,
+        *,
+        account_id: str | None = None,
+        market: str | None = None,
+        key2: str | None = None,
+        statuses: Sequence[str] | None = None,
+        created_before_ms: int | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Return documents of a read model, newest first, filtered by the given columns."""
+        sql, params = self._query_sql(
+            table, account_id, market, key2, statuses, created_before_ms, limit
+        )
+        with self._rlock:
+            rows = self._reader.execute(sql, params).fetchall()
+        return [dict(json.loads(r[0])) for r in rows]
+
+    def get_meta(self, key: str) -> str | None:
+        """Return a node metadata value."""
+        with self._rlock:
+            row = self._reader.execute(
+                self._sql("SELECT value FROM meta WHERE key = ?"), (key,)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
 
 class SqliteLogStore(_SqlStore):
     """The log in one SQLite file, WAL mode, ``synchronous=FULL``: a commit survives SIGKILL
@@ -268,46 +314,6 @@ class SqliteLogStore(_SqlStore):
                 )
         finally:
             conn.close()
-
-    def last_seq(self) -> int:
-        """Return the highest committed sequence number, 0 when empty."""
-        with self._rlock:
-            row = self._reader.execute("SELECT COALESCE(MAX(seq), 0) FROM log").fetchone()
-        return int(row[0])
-
-    def get_row(self, table: str, row_id: str) -> dict[str, Any] | None:
-        """Return one read model row's document, or None."""
-        _check_table(table)
-        with self._rlock:
-            row = self._reader.execute(
-                f"SELECT data FROM rm_{table} WHERE id = ?", (row_id,)
-            ).fetchone()
-        return None if row is None else dict(json.loads(row[0]))
-
-    def query_rows(
-        self,
-        table: str,
-        *,
-        account_id: str | None = None,
-        market: str | None = None,
-        key2: str | None = None,
-        statuses: Sequence[str] | None = None,
-        created_before_ms: int | None = None,
-        limit: int = 100,
-    ) -> list[dict[str, Any]]:
-        """Return documents of a read model, newest first, filtered by the given columns."""
-        sql, params = self._query_sql(
-            table, account_id, market, key2, statuses, created_before_ms, limit
-        )
-        with self._rlock:
-            rows = self._reader.execute(sql, params).fetchall()
-        return [dict(json.loads(r[0])) for r in rows]
-
-    def get_meta(self, key: str) -> str | None:
-        """Return a node metadata value."""
-        with self._rlock:
-            row = self._reader.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
 
     def set_meta(self, key: str, value: str) -> None:
         """Durably set a node metadata value."""
@@ -379,47 +385,6 @@ class PostgresLogStore(_SqlStore):
                     timestamp_ms=int(row[2]),
                     payload=json.loads(row[3]),
                 )
-
-    def last_seq(self) -> int:
-        """Return the highest committed sequence number, 0 when empty."""
-        with self._rlock:
-            row = self._reader.execute("SELECT COALESCE(MAX(seq), 0) FROM log").fetchone()
-        assert row is not None
-        return int(row[0])
-
-    def get_row(self, table: str, row_id: str) -> dict[str, Any] | None:
-        """Return one read model row's document, or None."""
-        _check_table(table)
-        with self._rlock:
-            row = self._reader.execute(
-                f"SELECT data FROM rm_{table} WHERE id = %s", (row_id,)
-            ).fetchone()
-        return None if row is None else dict(json.loads(row[0]))
-
-    def query_rows(
-        self,
-        table: str,
-        *,
-        account_id: str | None = None,
-        market: str | None = None,
-        key2: str | None = None,
-        statuses: Sequence[str] | None = None,
-        created_before_ms: int | None = None,
-        limit: int = 100,
-    ) -> list[dict[str, Any]]:
-        """Return documents of a read model, newest first, filtered by the given columns."""
-        sql, params = self._query_sql(
-            table, account_id, market, key2, statuses, created_before_ms, limit
-        )
-        with self._rlock:
-            rows = self._reader.execute(sql, params).fetchall()
-        return [dict(json.loads(r[0])) for r in rows]
-
-    def get_meta(self, key: str) -> str | None:
-        """Return a node metadata value."""
-        with self._rlock:
-            row = self._reader.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()
-        return None if row is None else str(row[0])
 
     def set_meta(self, key: str, value: str) -> None:
         """Durably set a node metadata value."""
