@@ -12,6 +12,7 @@ from dataclasses import replace
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from starkperp.field.goldilocks import Felt
 from starkperp.rollup.air import (
     build_batch_trace,
     build_batch_witness_trace,
@@ -26,9 +27,10 @@ from starkperp.rollup.batch import BatchResult, apply_effect, execute_batch
 from starkperp.rollup.errors import Reason, RollupError, TransactionRejected
 from starkperp.rollup.hashing import Digest
 from starkperp.rollup.public_input import PublicInput
-from starkperp.rollup.quantities import PublicKey
+from starkperp.rollup.quantities import FundingIndex, PublicKey, Timestamp
 from starkperp.rollup.state import SharedState, compute_order_leaf, compute_position_leaf
 from starkperp.rollup.transactions import StateView, apply_transaction
+from starkperp.rollup.transactions.funding_tick import FundingIndexEntry, FundingTick
 from starkperp.stark.air import find_first_violation
 from starkperp.stark.evaluator import find_first_violation_vectorized
 from starkperp.stark.options import PRESETS
@@ -314,3 +316,84 @@ def test_random_valid_batches_prove(txs) -> None:
     assert find_first_violation_vectorized(bt.air, bt.trace, bt.public_inputs) is None
     proof = prove_batch(result, OPTIONS, squash=True)
     verify_batch(CFG, result.public_input, proof, OPTIONS)
+
+
+def _with_index(position, slot: int, index: int):
+    assets = tuple(
+        replace(a, cached_funding_index=index) if k == slot else a
+        for k, a in enumerate(position.assets)
+    )
+    return replace(position, assets=assets)
+
+
+@pytest.fixture(scope="module")
+def funded(batch: BatchResult) -> BatchResult:
+    """A funding tick moves both indices, then a transfer funds trader a's position: its
+    traded slot caches the new non-zero index, its untraded slot keeps index 0."""
+    a, _, c = TRADERS
+    g = batch.state.global_state
+    tick = FundingTick(
+        timestamp=Timestamp(g.funding_timestamp + 3600),
+        indices=tuple(
+            FundingIndexEntry(asset_id=asset, funding_index=FundingIndex(old + step))
+            for asset, old, step in zip(CFG.asset_ids, g.funding_indices, (3, -2), strict=True)
+        ),
+    )
+    return execute_batch(batch.state, [tick, make_transfer(a, c, 7, 3)], 2)
+
+
+def test_funded_batch_proves(funded: BatchResult) -> None:
+    steps = compute_batch_steps(funded.prev_state, funded.effects)
+    news = [s.new for s in steps if not s.is_order]
+    cached = {a.cached_funding_index for p in news for a in p.assets if a.balance}
+    assert any(cached), "the batch must cache a non-zero funding index"
+    for squash in (False, True):
+        bt = build_batch_witness_trace(funded, squash=squash)
+        assert find_first_violation_vectorized(bt.air, bt.trace, bt.public_inputs) is None
+    proof = prove_batch(funded, OPTIONS)
+    verify_batch(CFG, funded.public_input, proof, OPTIONS)
+
+
+def test_invalid_funding_index_on_zero_balance(batch: BatchResult) -> None:
+    """Leaf encoding v1: a zero balance stores cached funding index 0."""
+
+    def stale(i: int, s: StepWitness) -> StepWitness:
+        if i != 0:
+            return s
+        assert not s.is_order and s.new.assets[1].balance == 0
+        return replace(s, new=_with_index(s.new, 1, 5))
+
+    trace, pis = _forge(batch, stale)
+    _forced(trace, pis, "fund.zero_balance[1]")
+
+
+def test_invalid_funding_index_not_canonical(
+    batch: BatchResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same index with a borrowed limb (hi - 1, lo + 2^32) hashes to another leaf."""
+    import starkperp.rollup.air.trace as trace_module
+    import starkperp.rollup.state as state_module
+
+    honest_elements = state_module.compute_position_elements
+    marked: list[object] = []
+
+    def elements(position):
+        out = honest_elements(position)
+        if any(position is m for m in marked):
+            hi, lo = compute_layout(CFG).funding_limbs(0)
+            out[hi], out[lo] = Felt(int(out[hi]) - 1), Felt(int(out[lo]) + 2**32)
+        return out
+
+    monkeypatch.setattr(state_module, "compute_position_elements", elements)
+    monkeypatch.setattr(trace_module, "compute_position_elements", elements)
+    last = _last_update_of_first_position(batch)
+
+    def borrow(i: int, s: StepWitness) -> StepWitness:
+        if i != last:
+            return s
+        forged = replace(s, new=replace(s.new))
+        marked.append(forged.new)
+        return forged
+
+    trace, pis = _forge(batch, borrow)
+    _forced(trace, pis, "range.value[fund0.lo]")

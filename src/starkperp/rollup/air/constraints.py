@@ -15,8 +15,11 @@ Groups (see ``docs/proof-statement.md`` for what each proves):
 * ``key.*``      — the owner key (an order's message hash) changes only from or to the empty
   leaf;
 * ``fill.*``     — an order leaf's filled amount never decreases;
+* ``fund.*``     — the new leaf's cached funding indices are canonical signed 64-bit values
+  (limbs range-checked under ``range.*``) and 0 on every zero balance (leaf encoding v1);
 * ``range.*``    — bit-serial 32-bit range checks of the new collateral and synthetic balance
-  limbs and of each change's high limb (|change| < 2^47 per step, so sums never wrap);
+  limbs and of each change's high limb (|change| < 2^47 per step, so sums never wrap), and
+  of the new cached funding index limbs;
 * ``conserve.*`` — the running sum of collateral changes equals the public
   deposits − withdrawals + funding change, and each synthetic asset's sum of balance changes
   is zero (every long has its short).
@@ -209,6 +212,7 @@ def build_batch_air(layout: BatchAirLayout) -> Air:
     registers = [lay.carry + i for i in range(4)] + [lay.newroot + i for i in range(4)]
     registers += [lay.carry_o + i for i in range(4)] + [lay.newroot_o + i for i in range(4)]
     registers += [lay.is_order, lay.fill_hi, lay.fill_lo]
+    registers += [lay.fund_w + j for j in range(lay.n_assets)]
     registers += [lay.acc + i for i in range(lay.n_tracked)]
     registers += [lay.acc_after + i for i in range(lay.n_tracked)]
     registers += [lay.empty_a, lay.empty_b]
@@ -265,6 +269,20 @@ def build_batch_air(layout: BatchAirLayout) -> Air:
     check(base + 1, "fill.hi", fh)
     check(base + 2, "fill.hi_bound", fh + (2**32 - 2**DIFF_BOUND_BITS))
 
+    # fund.*: every new position leaf stores canonical cached funding indices, and index 0
+    # on a zero balance. Both limbs of the balance and of the index are 32-bit (range.*), so
+    # balance and index are exact integers of magnitude < 2^63 < p: zero in the field is zero.
+    # balance == 0 => index == 0 is ``index = balance · w`` for a witness w (index / balance).
+    for j in range(lay.n_assets):
+        f_hi, f_lo = lay.funding_limbs(j)
+        fb_hi, fb_lo = main(lay.reg_b + f_hi), main(lay.reg_b + f_lo)
+        check(lay.funding_range_base + 2 * j, f"fund{j}.hi", fb_hi)
+        check(lay.funding_range_base + 2 * j + 1, f"fund{j}.lo", fb_lo)
+        bal_hi, bal_lo = lay.tracked_limbs(1 + j)
+        balance = (main(lay.reg_b + bal_hi) - HALF) * 2**32 + main(lay.reg_b + bal_lo)
+        index = (fb_hi - HALF) * 2**32 + fb_lo
+        add(f"fund.zero_balance[{j}]", pos * (index - balance * main(lay.fund_w + j)))
+
     net = (
         public(PI_DEPOSITS) * 2**32
         + public(PI_DEPOSITS + 1)
@@ -319,7 +337,7 @@ def build_batch_air(layout: BatchAirLayout) -> Air:
         for j in range(lay.n_assets)
     ]
     return Air(
-        name=f"starkperp_batch_v2_k{lay.n_assets}_d{lay.depth}_o{lay.orders_depth}",
+        name=f"starkperp_batch_v3_k{lay.n_assets}_d{lay.depth}_o{lay.orders_depth}",
         trace_width=lay.width,
         n_public_inputs=N_PUBLIC_INPUTS,
         transitions=tuple(t),

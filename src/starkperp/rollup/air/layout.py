@@ -13,9 +13,9 @@ its path, hasher B over the new leaf and the same path.
 
 An **order step** (``is_order = 1``) updates the orders tree instead: one leaf cycle over the
 6 order-leaf elements, then ``orders_depth`` merge cycles. Step registers (step type, old and
-new leaf elements, emptiness flags, both trees' roots, the accumulators, the fill increase)
-are constant within a step. Range-check lanes decompose values bit by bit in
-32-row windows.
+new leaf elements, emptiness flags, both trees' roots, the accumulators, the fill increase,
+the funding witnesses) are constant within a step. Range-check lanes decompose values bit by
+bit in 32-row windows.
 """
 
 from __future__ import annotations
@@ -27,15 +27,19 @@ from starkperp.rollup.config import RollupConfig
 __all__ = [
     "ORDER_ELEMS",
     "ORDER_LEAF_CYCLES",
+    "FUNDING_RANGE_VALUES",
+    "ORDER_RANGE_VALUES",
     "RANGE_WINDOW",
     "VALUES_PER_TRACKED",
     "BatchAirLayout",
     "compute_layout",
+    "compute_n_range_values",
 ]
 
 RANGE_WINDOW = 32
 VALUES_PER_TRACKED = 4
 ORDER_RANGE_VALUES = 3
+FUNDING_RANGE_VALUES = 2
 ORDER_ELEMS = 6
 ORDER_LEAF_CYCLES = 1
 CYCLE = 8
@@ -69,6 +73,7 @@ class BatchAirLayout:
     newroot_o: int
     fill_hi: int
     fill_lo: int
+    fund_w: int
     acc: int
     acc_after: int
     n_tracked: int
@@ -104,6 +109,15 @@ class BatchAirLayout:
     @property
     def n_range_values(self) -> int:
         """Return how many 32-bit values each step range-checks."""
+        return compute_n_range_values(self.n_assets)
+
+    def funding_limbs(self, j: int) -> tuple[int, int]:
+        """Return the (hi, lo) element indices of asset slot ``j``'s cached funding index."""
+        return 8 + 4 * j, 9 + 4 * j
+
+    @property
+    def funding_range_base(self) -> int:
+        """Return the index of the first funding-index range value (after the order's)."""
         return VALUES_PER_TRACKED * self.n_tracked + ORDER_RANGE_VALUES
 
     def order_merge_rows(self) -> list[int]:
@@ -121,6 +135,16 @@ class BatchAirLayout:
         return lane, RANGE_WINDOW * window + RANGE_WINDOW - 1
 
 
+def compute_n_range_values(n_assets: int) -> int:
+    """Return how many 32-bit values a step range-checks for ``n_assets`` synthetic slots.
+
+    Per tracked value (collateral, each balance) four; three for an order's fill increase;
+    two per slot for the new leaf's cached funding index limbs.
+    """
+    n_tracked = 1 + n_assets
+    return VALUES_PER_TRACKED * n_tracked + ORDER_RANGE_VALUES + FUNDING_RANGE_VALUES * n_assets
+
+
 def compute_layout(config: RollupConfig) -> BatchAirLayout:
     """Return the layout for ``config`` (positions tree, its asset count and depth)."""
     n_elems = 6 + 4 * config.n_assets
@@ -130,7 +154,7 @@ def compute_layout(config: RollupConfig) -> BatchAirLayout:
     step_rows = CYCLE * n_cycles
     windows = step_rows // RANGE_WINDOW - 1  # the window ending on the step's last row is unused
     n_tracked = 1 + config.n_assets
-    n_lanes = -(-(VALUES_PER_TRACKED * n_tracked + ORDER_RANGE_VALUES) // windows)
+    n_lanes = -(-compute_n_range_values(config.n_assets) // windows)
     col = 0
 
     def take(n: int) -> int:
@@ -149,6 +173,7 @@ def compute_layout(config: RollupConfig) -> BatchAirLayout:
     newroot_o = take(4)
     fill_hi = take(1)
     fill_lo = take(1)
+    fund_w = take(config.n_assets)
     acc = take(n_tracked)
     acc_after = take(n_tracked)
     empty_a = take(1)
@@ -176,6 +201,7 @@ def compute_layout(config: RollupConfig) -> BatchAirLayout:
         newroot_o=newroot_o,
         fill_hi=fill_hi,
         fill_lo=fill_lo,
+        fund_w=fund_w,
         acc=acc,
         acc_after=acc_after,
         n_tracked=n_tracked,

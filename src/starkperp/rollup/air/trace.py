@@ -16,7 +16,7 @@ import numpy as np
 
 from starkperp.crypto import rpo
 from starkperp.field.goldilocks import Felt, P, vadd, vpow
-from starkperp.rollup.air.constraints import DIFF_BOUND_BITS, get_empty_elements
+from starkperp.rollup.air.constraints import DIFF_BOUND_BITS, HALF, get_empty_elements
 from starkperp.rollup.air.layout import (
     CYCLE,
     ORDER_ELEMS,
@@ -365,6 +365,16 @@ def build_batch_trace(
         k0 = VALUES_PER_TRACKED * lay.n_tracked
         for m, v in enumerate((fill_lo, fill_hi, fill_hi + 2**32 - 2**DIFF_BOUND_BITS)):
             _fill_lane(trace, lay, base, k0 + m, v, strict)
+        for j in range(lay.n_assets):
+            f_hi, f_lo = lay.funding_limbs(j)
+            k = lay.funding_range_base + 2 * j
+            _fill_lane(trace, lay, base, k, new_e[f_hi], strict)
+            _fill_lane(trace, lay, base, k + 1, new_e[f_lo], strict)
+            bal_hi, bal_lo = lay.tracked_limbs(1 + j)
+            balance = ((new_e[bal_hi] - HALF) * 2**32 + new_e[bal_lo]) % P
+            index = ((new_e[f_hi] - HALF) * 2**32 + new_e[f_lo]) % P
+            w = index * pow(balance, P - 2, P) % P if balance and not step.is_order else 0
+            trace[lay.fund_w + j, rows] = w
         empty_here = [0] * lay.n_elems if step.is_order else empty
         trace[lay.empty_a, rows] = int(old_e == empty_here)
         trace[lay.empty_b, rows] = int(new_e == empty_here)
