@@ -80,3 +80,48 @@ def test_invalid_inputs() -> None:
     with pytest.raises(CryptoError) as exc:
         K.keccak256_pairs(np.zeros((2, 32), dtype=np.uint8), np.zeros((3, 32), dtype=np.uint8))
     assert exc.value.reason is CryptoErrorReason.BAD_SHAPE
+
+
+@pytest.mark.parametrize(("width", "n"), [(0, 3), (1, 5), (12, 700), (16, 40), (17, 9), (34, 3)])
+def test_felt_columns_match_big_endian_rows(width: int, n: int) -> None:
+    columns = np.random.default_rng(width).integers(0, 2**64, size=(width, n), dtype=np.uint64)
+    rows = np.ascontiguousarray(columns.T.astype(">u8")).view(np.uint8).reshape(n, 8 * width)
+    expected = _ref_rows(rows)
+    assert (K.keccak256_felt_columns(columns) == expected).all()
+    assert (K.keccak256_felt_columns(columns, parallel=False) == expected).all()
+    # a non-contiguous view gives the same digests
+    assert (K.keccak256_felt_columns(np.asfortranarray(columns)) == expected).all()
+
+
+@pytest.mark.parametrize("n", [1, 2, 8, 1 << 12])
+def test_merkle_levels_match_pairwise_hashing(n: int) -> None:
+    leaves = np.random.default_rng(n).integers(0, 256, size=(n, 32), dtype=np.uint8)
+    expected = [leaves]
+    while expected[-1].shape[0] > 1:
+        level = expected[-1]
+        expected.append(K.keccak256_pairs(level[0::2], level[1::2], parallel=False))
+    for parallel in (True, False):
+        levels = K.keccak256_merkle_levels(leaves, parallel=parallel)
+        assert len(levels) == len(expected)
+        assert all((a == b).all() for a, b in zip(levels, expected, strict=True))
+    if n >= 2:
+        root = K.keccak256_merkle_levels(leaves[:2])[-1]
+        assert bytes(root[0]) == K.keccak256(leaves[0].tobytes() + leaves[1].tobytes())
+
+
+def test_invalid_felt_columns_and_merkle_leaves() -> None:
+    with pytest.raises(CryptoError) as exc:
+        K.keccak256_felt_columns(np.zeros((2, 3), dtype=np.int64))
+    assert exc.value.reason is CryptoErrorReason.BAD_DTYPE
+    with pytest.raises(CryptoError) as exc:
+        K.keccak256_felt_columns(np.zeros(3, dtype=np.uint64))
+    assert exc.value.reason is CryptoErrorReason.BAD_SHAPE
+    with pytest.raises(CryptoError) as exc:
+        K.keccak256_merkle_levels(np.zeros((3, 32), dtype=np.uint8))
+    assert exc.value.reason is CryptoErrorReason.BAD_SHAPE
+    with pytest.raises(CryptoError) as exc:
+        K.keccak256_merkle_levels(np.zeros((0, 32), dtype=np.uint8))
+    assert exc.value.reason is CryptoErrorReason.BAD_SHAPE
+    with pytest.raises(CryptoError) as exc:
+        K.keccak256_merkle_levels(np.zeros((4, 32), dtype=np.int8))
+    assert exc.value.reason is CryptoErrorReason.BAD_DTYPE

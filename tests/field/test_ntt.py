@@ -164,7 +164,8 @@ def test_blocked_and_fused_passes(log_n: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("shape", "blowup"), [((1,), 4), ((16,), 1), ((3, 8), 8), ((2, 1 << 13), 4)]
+    ("shape", "blowup"),
+    [((1,), 4), ((16,), 1), ((3, 8), 8), ((2, 1 << 13), 4), ((1, 1 << 13), 8)],
 )
 def test_lde_from_coeffs_matches_padded_coset_ntt(shape: tuple[int, ...], blowup: int) -> None:
     coeffs = _rand(shape, 8)

@@ -17,6 +17,7 @@ from starkperp.stark.merkle import (
     compute_batch_root_reference,
     encode_row,
     get_batch_opening,
+    hash_columns,
     hash_row,
     hash_rows,
 )
@@ -38,6 +39,9 @@ def test_compiled_tree_matches_reference(n: int, width: int) -> None:
     slow = build_merkle_tree_reference(rows.tolist())
     assert fast.root == slow.root
     assert fast.root == (hash_row(rows[0].tolist()) if n == 1 else fast.root)
+    assert len(fast.levels) == len(slow.levels)
+    assert all((a == b).all() for a, b in zip(fast.levels, slow.levels, strict=True))
+    assert (hash_columns(np.ascontiguousarray(rows.T)) == fast.levels[0]).all()
 
 
 def test_node_is_keccak_of_children() -> None:

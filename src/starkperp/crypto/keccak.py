@@ -6,6 +6,10 @@
   rows; :func:`keccak256_batch_serial` is the single-threaded twin.
 * :func:`keccak256_pairs` hashes ``left[i] || right[i]`` for Merkle parents,
   ``(n, 32) + (n, 32) -> (n, 32)``, without copying the inputs into padded blocks.
+* :func:`keccak256_felt_columns` hashes the rows of a column-major ``(w, n)`` uint64 array,
+  each row serialised as w 8-byte big-endian words, inside the kernel (no transposed byte
+  copy); :func:`keccak256_merkle_levels` builds every level of a Merkle tree over ``(n, 32)``
+  leaf digests in one compiled call.
 
 The compiled paths read lanes by viewing bytes as ``uint64``, so they assume a little-endian
 host (x86-64, aarch64); the module checks this on import.
@@ -27,6 +31,8 @@ __all__ = [
     "keccak256",
     "keccak256_batch",
     "keccak256_batch_serial",
+    "keccak256_felt_columns",
+    "keccak256_merkle_levels",
     "keccak256_pairs",
 ]
 
@@ -340,3 +346,175 @@ def keccak256_pairs(
     else:
         _hash_pairs(lft, rgt, out, 0, lft.shape[0], _RC)
     return _digest_bytes(out)
+
+
+_BYTES_8 = np.uint64(0x00FF00FF00FF00FF)
+_BYTES_16 = np.uint64(0x0000FFFF0000FFFF)
+_LAST_PAD = np.uint64(0x8000000000000000)
+
+
+@njit(cache=True)
+def _bswap64(x: np.uint64) -> np.uint64:
+    # the little-endian lane of an 8-byte big-endian word
+    x = ((x & _BYTES_8) << np.uint64(8)) | ((x >> np.uint64(8)) & _BYTES_8)
+    x = ((x & _BYTES_16) << np.uint64(16)) | ((x >> np.uint64(16)) & _BYTES_16)
+    return (x << np.uint64(32)) | (x >> np.uint64(32))
+
+
+@njit(cache=True)
+def _hash_felt_columns(
+    cols: npt.NDArray[np.uint64],
+    out: npt.NDArray[np.uint64],
+    lo: int,
+    hi: int,
+    rc: npt.NDArray[np.uint64],
+) -> None:
+    # Row r's message is cols[0, r] || ... || cols[w-1, r], each word big-endian, so its lane j
+    # (j < w) is bswap(cols[j, r]); lane w starts the 0x01 padding, the last lane ends in 0x80.
+    width = cols.shape[0]
+    n_blocks = (8 * width) // 136 + 1
+    last = 17 * n_blocks - 1
+    s = np.zeros(25, dtype=np.uint64)
+    for r in range(lo, hi):
+        for i in range(25):
+            s[i] = 0
+        j = 0
+        for _ in range(n_blocks):
+            for i in range(17):
+                if j < width:
+                    v = _bswap64(cols[j, r])
+                elif j == width:
+                    v = np.uint64(0x01)
+                else:
+                    v = np.uint64(0)
+                if j == last:
+                    v ^= _LAST_PAD
+                s[i] ^= v
+                j += 1
+            _keccak_f(s, rc)
+        out[r, 0] = s[0]
+        out[r, 1] = s[1]
+        out[r, 2] = s[2]
+        out[r, 3] = s[3]
+
+
+@njit(cache=True, parallel=True)
+def _hash_felt_columns_par(
+    cols: npt.NDArray[np.uint64],
+    out: npt.NDArray[np.uint64],
+    chunk: int,
+    rc: npt.NDArray[np.uint64],
+) -> None:
+    n = cols.shape[1]
+    n_chunks = (n + chunk - 1) // chunk
+    for c in prange(n_chunks):
+        _hash_felt_columns(cols, out, c * chunk, min(n, (c + 1) * chunk), rc)
+
+
+def keccak256_felt_columns(
+    columns: npt.NDArray[np.uint64], parallel: bool = True
+) -> npt.NDArray[np.uint8]:
+    """Return the (n, 32) digests of the n rows of a (w, n) uint64 column array.
+
+    Row r is hashed as the bytes ``columns[0, r] || ... || columns[w-1, r]``, each value as
+    8 bytes big-endian: the same digests as :func:`keccak256_batch` of the big-endian bytes
+    of ``columns.T``, without materialising that copy.
+    """
+    if not isinstance(columns, np.ndarray) or columns.dtype != np.uint64:
+        raise CryptoError(CryptoErrorReason.BAD_DTYPE, "expected a numpy uint64 array")
+    if columns.ndim != 2:
+        raise CryptoError(CryptoErrorReason.BAD_SHAPE, f"expected (w, n), got {columns.shape}")
+    cols = columns if columns.flags.c_contiguous else np.ascontiguousarray(columns)
+    n = cols.shape[1]
+    out = np.zeros((n, 4), dtype=np.uint64)
+    if parallel and n > _ROWS_PER_CHUNK:
+        _hash_felt_columns_par(cols, out, _ROWS_PER_CHUNK, _RC)
+    else:
+        _hash_felt_columns(cols, out, 0, n, _RC)
+    return _digest_bytes(out)
+
+
+@njit(cache=True)
+def _hash_level(
+    nodes: npt.NDArray[np.uint64],
+    child: int,
+    parent: int,
+    lo: int,
+    hi: int,
+    rc: npt.NDArray[np.uint64],
+) -> None:
+    # nodes[parent + i] = keccak(nodes[child + 2i] || nodes[child + 2i + 1]) for lo <= i < hi
+    s = np.zeros(25, dtype=np.uint64)
+    for i in range(lo, hi):
+        left = child + 2 * i
+        for t in range(25):
+            s[t] = 0
+        for t in range(4):
+            s[t] = nodes[left, t]
+            s[4 + t] = nodes[left + 1, t]
+        s[8] = np.uint64(0x01)
+        s[16] = _LAST_PAD
+        _keccak_f(s, rc)
+        for t in range(4):
+            nodes[parent + i, t] = s[t]
+
+
+@njit(cache=True, parallel=True)
+def _hash_level_par(
+    nodes: npt.NDArray[np.uint64],
+    child: int,
+    parent: int,
+    count: int,
+    chunk: int,
+    rc: npt.NDArray[np.uint64],
+) -> None:
+    n_chunks = (count + chunk - 1) // chunk
+    for c in prange(n_chunks):
+        _hash_level(nodes, child, parent, c * chunk, min(count, (c + 1) * chunk), rc)
+
+
+@njit(cache=True)
+def _hash_small_levels(
+    nodes: npt.NDArray[np.uint64], child: int, count: int, rc: npt.NDArray[np.uint64]
+) -> None:
+    # every level from the one with ``count`` parents (children at ``child``) up to the root
+    while count >= 1:
+        parent = child + 2 * count
+        _hash_level(nodes, child, parent, 0, count, rc)
+        child = parent
+        count //= 2
+
+
+def keccak256_merkle_levels(
+    leaves: npt.NDArray[np.uint8], parallel: bool = True
+) -> list[npt.NDArray[np.uint8]]:
+    """Return every level of the keccak256 Merkle tree over (n, 32) leaf digests.
+
+    n must be a power of two; level 0 is a copy of the leaves, each next level holds
+    ``keccak256(left || right)`` of consecutive pairs, the last level is the (1, 32) root. All
+    levels are views into one (2n - 1, 32) buffer, filled by compiled code; the large levels
+    are hashed on all threads, the small ones in a single call.
+    """
+    lanes = _as_digest_lanes(leaves, "leaves")
+    n = lanes.shape[0]
+    if n == 0 or n & (n - 1):
+        raise CryptoError(CryptoErrorReason.BAD_SHAPE, f"leaf count must be 2^k, got {n}")
+    nodes = np.empty((2 * n - 1, 4), dtype=np.uint64)
+    nodes[:n] = lanes
+    child = 0
+    count = n // 2
+    while parallel and count > 4 * _ROWS_PER_CHUNK:
+        _hash_level_par(nodes, child, child + 2 * count, count, _ROWS_PER_CHUNK, _RC)
+        child += 2 * count
+        count //= 2
+    if count >= 1:
+        _hash_small_levels(nodes, child, count, _RC)
+    digests = _digest_bytes(nodes)
+    levels = []
+    start = 0
+    width = n
+    while width >= 1:
+        levels.append(digests[start : start + width])
+        start += width
+        width //= 2
+    return levels

@@ -446,6 +446,50 @@ def _lde_tasks_par(
 
 
 @njit(cache=True)
+def _lde_column(
+    coeffs_br: FeltArray,
+    cks: FeltArray,
+    n_inv: np.uint64,
+    rev: npt.NDArray[np.int64],
+    tw: FeltArray,
+    out_row: FeltArray,
+) -> None:
+    # All ``blowup`` cosets of one column into contiguous buffers, then one sequential pass
+    # interleaving them into out_row[i * blowup + k] (instead of ``blowup`` strided passes).
+    n = coeffs_br.shape[0]
+    blowup = cks.shape[0]
+    bufs = np.empty((blowup, n), dtype=np.uint64)
+    pw = np.empty(n, dtype=np.uint64)
+    for k in range(blowup):
+        acc = n_inv
+        c_k = cks[k]
+        for i in range(n):
+            pw[i] = acc
+            acc = kmul(acc, c_k)
+        buf = bufs[k]
+        for j in range(n):
+            buf[j] = kmul(coeffs_br[j], pw[rev[j]])
+        _dit(buf, tw)
+    for i in range(n):
+        base = i * blowup
+        for k in range(blowup):
+            out_row[base + k] = bufs[k, i]
+
+
+@njit(cache=True, parallel=True)
+def _lde_columns_par(
+    coeffs_br: FeltArray,
+    cks: FeltArray,
+    n_inv: np.uint64,
+    rev: npt.NDArray[np.int64],
+    tw: FeltArray,
+    out: FeltArray,
+) -> None:
+    for r in prange(coeffs_br.shape[0]):
+        _lde_column(coeffs_br[r], cks, n_inv, rev, tw, out[r])
+
+
+@njit(cache=True)
 def _dif_rows(a: FeltArray, tw: FeltArray) -> None:
     for r in range(a.shape[0]):
         _dif(a[r], tw)
@@ -458,9 +502,9 @@ def _dif_rows_par(a: FeltArray, tw: FeltArray) -> None:
 
 
 # Inputs with at least this many cells use the multi-threaded kernels, with one coarse task
-# per column (2-D transforms) or per (column, coset) pair (LDE). One column alone is
-# transformed on one thread: finer-grained parallelism lost more than it won on this
-# shared 2-core machine.
+# per column (2-D transforms and multi-column LDEs, each column's cosets computed into
+# contiguous buffers and interleaved once) or per (column, coset) pair (a one-column LDE).
+# Finer-grained parallelism lost more than it won on this shared 2-core machine.
 _PARALLEL_MIN_CELLS = 1 << 16
 
 
@@ -600,7 +644,9 @@ def _lde_from_bit_reversed(
         _get_stage_twiddles(log_n, False),
         out,
     )
-    if out.size >= _PARALLEL_MIN_CELLS and coeffs_br.shape[0] * blowup > 1:
+    if out.size >= _PARALLEL_MIN_CELLS and coeffs_br.shape[0] > 1:
+        _lde_columns_par(*args)
+    elif out.size >= _PARALLEL_MIN_CELLS and blowup > 1:
         _lde_tasks_par(*args)
     else:
         _lde_tasks(*args)

@@ -13,6 +13,7 @@ from numba import njit, prange
 from starkperp.field.kernels import kadd, kmul, kreduce128, ksub
 
 _W = np.uint64(7)
+_DEEP_BLOCK = 1024  # points per block of the DEEP composition pass
 
 
 @njit(cache=True, parallel=True)
@@ -164,48 +165,62 @@ def deep_combine(
     is (2, n): 1 / norm(x_i - point). Writes
     ``(S_z(x) - K_z) / (x - z) + (S_zg(x) - K_zg) / (x - z g)`` into ``out`` (2, n).
     """
-    for i in prange(xs.shape[0]):
-        s0 = np.uint64(0)
-        s1 = np.uint64(0)
-        t0 = np.uint64(0)
-        t1 = np.uint64(0)
+    # Blocked: for each block of _DEEP_BLOCK points, sweep the columns one at a time so every
+    # column is read sequentially (a wide trace has one memory stream per column otherwise).
+    size = xs.shape[0]
+    n_blocks = (size + _DEEP_BLOCK - 1) // _DEEP_BLOCK
+    for blk in prange(n_blocks):
+        lo = blk * _DEEP_BLOCK
+        hi = min(size, lo + _DEEP_BLOCK)
+        m = hi - lo
+        acc = np.zeros((4, m), dtype=np.uint64)
         for c in range(main.shape[0]):
-            v = main[c, i]
-            s0 = kadd(s0, kmul(v, main_coefficients[c, 0]))
-            s1 = kadd(s1, kmul(v, main_coefficients[c, 1]))
-            t0 = kadd(t0, kmul(v, main_coefficients[c, 2]))
-            t1 = kadd(t1, kmul(v, main_coefficients[c, 3]))
+            a0 = main_coefficients[c, 0]
+            a1 = main_coefficients[c, 1]
+            b0 = main_coefficients[c, 2]
+            b1 = main_coefficients[c, 3]
+            for j in range(m):
+                v = main[c, lo + j]
+                acc[0, j] = kadd(acc[0, j], kmul(v, a0))
+                acc[1, j] = kadd(acc[1, j], kmul(v, a1))
+                acc[2, j] = kadd(acc[2, j], kmul(v, b0))
+                acc[3, j] = kadd(acc[3, j], kmul(v, b1))
         for c in range(aux_coefficients.shape[0]):
-            v0 = aux[2 * c, i]
-            v1 = aux[2 * c + 1, i]
             a0 = aux_coefficients[c, 0]
             a1 = aux_coefficients[c, 1]
             b0 = aux_coefficients[c, 2]
             b1 = aux_coefficients[c, 3]
-            s0 = kadd(s0, kadd(kmul(v0, a0), kmul(_W, kmul(v1, a1))))
-            s1 = kadd(s1, kadd(kmul(v0, a1), kmul(v1, a0)))
-            t0 = kadd(t0, kadd(kmul(v0, b0), kmul(_W, kmul(v1, b1))))
-            t1 = kadd(t1, kadd(kmul(v0, b1), kmul(v1, b0)))
+            for j in range(m):
+                v0 = aux[2 * c, lo + j]
+                v1 = aux[2 * c + 1, lo + j]
+                acc[0, j] = kadd(acc[0, j], kadd(kmul(v0, a0), kmul(_W, kmul(v1, a1))))
+                acc[1, j] = kadd(acc[1, j], kadd(kmul(v0, a1), kmul(v1, a0)))
+                acc[2, j] = kadd(acc[2, j], kadd(kmul(v0, b0), kmul(_W, kmul(v1, b1))))
+                acc[3, j] = kadd(acc[3, j], kadd(kmul(v0, b1), kmul(v1, b0)))
         for c in range(composition_coefficients.shape[0]):
-            v0 = composition[2 * c, i]
-            v1 = composition[2 * c + 1, i]
             a0 = composition_coefficients[c, 0]
             a1 = composition_coefficients[c, 1]
-            s0 = kadd(s0, kadd(kmul(v0, a0), kmul(_W, kmul(v1, a1))))
-            s1 = kadd(s1, kadd(kmul(v0, a1), kmul(v1, a0)))
-        s0 = ksub(s0, constants[0, 0])
-        s1 = ksub(s1, constants[0, 1])
-        t0 = ksub(t0, constants[1, 0])
-        t1 = ksub(t1, constants[1, 1])
-        # 1 / (x - z) = (x - z0 + z1 X) / norm(x - z)
-        d0 = kmul(ksub(xs[i], points[0, 0]), norm_inverses[0, i])
-        d1 = kmul(points[0, 1], norm_inverses[0, i])
-        e0 = kmul(ksub(xs[i], points[1, 0]), norm_inverses[1, i])
-        e1 = kmul(points[1, 1], norm_inverses[1, i])
-        out[0, i] = kadd(
-            kadd(kmul(s0, d0), kmul(_W, kmul(s1, d1))), kadd(kmul(t0, e0), kmul(_W, kmul(t1, e1)))
-        )
-        out[1, i] = kadd(kadd(kmul(s0, d1), kmul(s1, d0)), kadd(kmul(t0, e1), kmul(t1, e0)))
+            for j in range(m):
+                v0 = composition[2 * c, lo + j]
+                v1 = composition[2 * c + 1, lo + j]
+                acc[0, j] = kadd(acc[0, j], kadd(kmul(v0, a0), kmul(_W, kmul(v1, a1))))
+                acc[1, j] = kadd(acc[1, j], kadd(kmul(v0, a1), kmul(v1, a0)))
+        for j in range(m):
+            i = lo + j
+            s0 = ksub(acc[0, j], constants[0, 0])
+            s1 = ksub(acc[1, j], constants[0, 1])
+            t0 = ksub(acc[2, j], constants[1, 0])
+            t1 = ksub(acc[3, j], constants[1, 1])
+            # 1 / (x - z) = (x - z0 + z1 X) / norm(x - z)
+            d0 = kmul(ksub(xs[i], points[0, 0]), norm_inverses[0, i])
+            d1 = kmul(points[0, 1], norm_inverses[0, i])
+            e0 = kmul(ksub(xs[i], points[1, 0]), norm_inverses[1, i])
+            e1 = kmul(points[1, 1], norm_inverses[1, i])
+            out[0, i] = kadd(
+                kadd(kmul(s0, d0), kmul(_W, kmul(s1, d1))),
+                kadd(kmul(t0, e0), kmul(_W, kmul(t1, e1))),
+            )
+            out[1, i] = kadd(kadd(kmul(s0, d1), kmul(s1, d0)), kadd(kmul(t0, e1), kmul(t1, e0)))
 
 
 @njit(cache=True, parallel=True)

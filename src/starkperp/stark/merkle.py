@@ -23,7 +23,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from starkperp.crypto.keccak import keccak256, keccak256_batch, keccak256_pairs
+from starkperp.crypto.keccak import (
+    keccak256,
+    keccak256_felt_columns,
+    keccak256_merkle_levels,
+    keccak256_pairs,
+)
 from starkperp.stark.errors import StarkReason, VerificationError
 
 __all__ = [
@@ -34,6 +39,7 @@ __all__ = [
     "compute_batch_root_reference",
     "encode_row",
     "get_batch_opening",
+    "hash_columns",
     "hash_row",
     "hash_rows",
 ]
@@ -66,32 +72,25 @@ def hash_row(row: Sequence[int]) -> bytes:
     return keccak256(encode_row(row))
 
 
-HASH_CHUNK_ROWS = 1 << 15
-
-
 def hash_rows(rows: np.ndarray) -> np.ndarray:
     """Return the leaf hashes (n, 32) of an (n, w) uint64 array of rows (compiled).
 
-    ``rows`` may be a transposed view of column-major data; it is converted to big-endian
-    bytes ``HASH_CHUNK_ROWS`` rows at a time so the temporary copy stays small.
+    ``rows`` is best a transposed view of column-major ``(w, n)`` data (an LDE): the kernel
+    reads the columns directly and serialises each value big-endian itself.
     """
-    n, width = rows.shape
-    out = np.empty((n, 32), dtype=np.uint8)
-    for start in range(0, n, HASH_CHUNK_ROWS):
-        chunk = rows[start : start + HASH_CHUNK_ROWS]
-        data = np.ascontiguousarray(chunk.astype(">u8", copy=False)).view(np.uint8)
-        out[start : start + chunk.shape[0]] = keccak256_batch(data.reshape(-1, 8 * width))
-    return out
+    return hash_columns(np.asarray(rows, dtype=np.uint64).T)
+
+
+def hash_columns(columns: np.ndarray) -> np.ndarray:
+    """Return the leaf hashes (n, 32) of the rows of a column-major (w, n) array (compiled)."""
+    return keccak256_felt_columns(np.asarray(columns, dtype=np.uint64))
 
 
 def build_merkle_tree(leaf_hashes: np.ndarray) -> MerkleTree:
-    """Build a tree over (n, 32) leaf hashes, n a power of two (compiled)."""
+    """Build a tree over (n, 32) leaf hashes, n a power of two (compiled, one call)."""
     n = leaf_hashes.shape[0]
     assert n > 0 and n & (n - 1) == 0, "number of leaves must be a power of two"
-    levels = [np.ascontiguousarray(leaf_hashes, dtype=np.uint8)]
-    while levels[-1].shape[0] > 1:
-        level = levels[-1]
-        levels.append(keccak256_pairs(level[0::2], level[1::2]))
+    levels = keccak256_merkle_levels(np.ascontiguousarray(leaf_hashes, dtype=np.uint8))
     return MerkleTree(levels=tuple(levels))
 
 

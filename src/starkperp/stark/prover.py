@@ -38,7 +38,7 @@ from starkperp.field.goldilocks import (
     vscale,
     vsub,
 )
-from starkperp.field.ntt import coset_intt, coset_ntt
+from starkperp.field.ntt import coset_intt, lde_from_coeffs
 from starkperp.stark import _kernels as k
 from starkperp.stark.air import (
     Air,
@@ -54,7 +54,7 @@ from starkperp.stark.compiled import compile_constraints
 from starkperp.stark.errors import ProvingError, StarkReason
 from starkperp.stark.evaluator import Domain, evaluate_exprs, find_first_violation_vectorized
 from starkperp.stark.fri import commit_fri, open_fri
-from starkperp.stark.merkle import build_merkle_tree, get_batch_opening, hash_rows
+from starkperp.stark.merkle import build_merkle_tree, get_batch_opening, hash_columns
 from starkperp.stark.options import ProofOptions
 from starkperp.stark.proof import Proof
 from starkperp.stark.protocol import (
@@ -143,7 +143,7 @@ def _prove(
 
     # Stage 1: main trace.
     main_lde = compute_segment_lde(main_trace, blowup)
-    main_tree = build_merkle_tree(hash_rows(main_lde.evaluations.T))
+    main_tree = build_merkle_tree(hash_columns(main_lde.evaluations))
     transcript.absorb(main_tree.root)
 
     clock.lap("1 main commitment")
@@ -157,7 +157,7 @@ def _prove(
         challenges = tuple(transcript.draw_ext() for _ in range(air.n_aux_challenges))
         aux_trace = build_aux_trace(air, main_trace, challenges)
         aux_lde = compute_segment_lde(aux_to_columns(aux_trace), blowup)
-        aux_tree = build_merkle_tree(hash_rows(aux_lde.evaluations.T))
+        aux_tree = build_merkle_tree(hash_columns(aux_lde.evaluations))
         transcript.absorb(aux_tree.root)
 
     clock.lap("2 aux commitment")
@@ -176,12 +176,13 @@ def _prove(
         )
         where = "" if violation is None else f": {violation.constraint!r} at row {violation.row}"
         raise ProvingError(StarkReason.CONSTRAINT_VIOLATED, f"trace violates the AIR{where}")
-    split = np.zeros((2 * width, size), dtype=np.uint64)
+    composition_coefficients = np.empty((2 * width, n), dtype=np.uint64)
     for column in range(width):
-        split[2 * column : 2 * column + 2, :n] = coefficients[:, column * n : (column + 1) * n]
-    composition_coefficients = np.ascontiguousarray(split[:, :n])
-    composition_lde = coset_ntt(split, DOMAIN_OFFSET)
-    composition_tree = build_merkle_tree(hash_rows(composition_lde.T))
+        composition_coefficients[2 * column : 2 * column + 2] = coefficients[
+            :, column * n : (column + 1) * n
+        ]
+    composition_lde = lde_from_coeffs(composition_coefficients, blowup, DOMAIN_OFFSET)
+    composition_tree = build_merkle_tree(hash_columns(composition_lde))
     transcript.absorb(composition_tree.root)
 
     clock.lap("3b composition commitment")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from starkperp.field.goldilocks import GENERATOR, pow_
-from starkperp.field.ntt import coset_ntt, intt, lde
+from starkperp.field.ntt import intt, lde, lde_from_coeffs
 from starkperp.stark.air import Air, check_aux_shape
 from starkperp.stark.errors import InvalidTraceError, StarkReason
 
@@ -64,10 +64,8 @@ def aux_to_columns(aux_trace: np.ndarray) -> np.ndarray:
 def compute_segment_lde(columns: np.ndarray, blowup: int) -> SegmentLde:
     """Interpolate ``(c, n)`` columns and evaluate them on ``7 * <w_{n*blowup}>``."""
     coefficients = intt(np.ascontiguousarray(columns))
-    n = columns.shape[1]
-    padded = np.zeros((columns.shape[0], n * blowup), dtype=np.uint64)
-    padded[:, :n] = coefficients
-    return SegmentLde(coefficients=coefficients, evaluations=coset_ntt(padded, DOMAIN_OFFSET))
+    evaluations = lde_from_coeffs(coefficients, blowup, DOMAIN_OFFSET)
+    return SegmentLde(coefficients=coefficients, evaluations=evaluations)
 
 
 def compute_periodic_cycles(air: Air, n_rows: int, blowup: int) -> list[np.ndarray]:
