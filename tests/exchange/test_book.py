@@ -91,3 +91,28 @@ def test_delta_history_is_bounded() -> None:
         book.add(_rec(i, Side.BUY, 100 - i, 1))
     assert book.get_deltas_since(0) is None
     assert book.get_deltas_since(2) is not None
+
+
+def test_deltas_since_every_sequence_match_a_full_scan() -> None:
+    book = OrderBook(M, delta_history=7)
+    recs = [
+        _rec(i, Side.BUY if i % 3 else Side.SELL, 100 + i if i % 3 else 300 + i, 3)
+        for i in range(12)
+    ]
+    for r in recs:
+        book.add(r)
+        if r.order_id % 4 == 0:
+            book.reduce(r, 1)
+    book.remove(recs[5])
+    history = list(book._deltas)
+    for seq in range(-2, book.seq + 2):
+        got = book.get_deltas_since(seq)
+        if seq >= book.seq:
+            assert got == []
+        elif history[0][0] > seq + 1:
+            assert got is None
+        else:
+            assert got is not None
+            assert [(d.seq, d.side is Side.BUY, d.price, d.size) for d in got] == [
+                h for h in history if h[0] > seq
+            ]

@@ -20,6 +20,7 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Iterator
+from itertools import islice
 
 from starkperp.exchange.markets import MarketId, Price, Quantity
 from starkperp.exchange.model import (
@@ -33,10 +34,12 @@ from starkperp.exchange.model import (
     OrderStatus,
     OrderView,
     Side,
-    Timestamp,
+    compute_fast_constructor,
 )
 
 __all__ = ["BookOrder", "Level", "OrderBook"]
+
+_new_order_view = compute_fast_constructor(OrderView)
 
 
 class BookOrder:
@@ -75,14 +78,14 @@ class BookOrder:
 
     def to_view(self) -> OrderView:
         """Return an immutable view of the order's current state."""
-        return OrderView(
+        return _new_order_view(
             order_id=self.order_id,
             order=self.order,
             status=self.status,
-            filled=Quantity(self.filled),
-            remaining=Quantity(self.remaining),
-            created_at=Timestamp(self.created_at),
-            updated_at=Timestamp(self.updated_at),
+            filled=self.filled,
+            remaining=self.remaining,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
             cancel_reason=self.cancel_reason,
         )
 
@@ -184,25 +187,32 @@ class OrderBook:
         return BookSnapshot(market=self.market, seq=self.seq, bids=tuple(bids), asks=tuple(asks))
 
     def get_deltas_since(self, seq: int) -> list[BookDelta] | None:
-        """Return the changes after sequence ``seq``; None if history no longer reaches it."""
+        """Return the changes after sequence ``seq``; None if history no longer reaches it.
+
+        Every change bumps ``seq`` by one and appends one delta, so the history holds the
+        contiguous sequence numbers up to ``self.seq``: the ``k = self.seq - seq`` wanted
+        deltas are the newest ``k``, read from the right in O(k) (no scan of the history).
+        """
         if seq >= self.seq:
             return []
         deltas = self._deltas
         if not deltas or deltas[0][0] > seq + 1:
             return None
-        out = []
-        for d_seq, is_bid, price, size in deltas:
-            if d_seq > seq:
-                out.append(
-                    BookDelta(
-                        market=self.market,
-                        seq=d_seq,
-                        side=Side.BUY if is_bid else Side.SELL,
-                        price=Price(price),
-                        size=Quantity(size),
-                    )
-                )
-        return out
+        wanted = self.seq - seq
+        newest = list(islice(reversed(deltas), wanted))
+        newest.reverse()
+        assert newest[0][0] == seq + 1, "book delta history is not contiguous"
+        market = self.market
+        return [
+            BookDelta(
+                market=market,
+                seq=d_seq,
+                side=Side.BUY if is_bid else Side.SELL,
+                price=Price(price),
+                size=Quantity(size),
+            )
+            for d_seq, is_bid, price, size in newest
+        ]
 
     # -- changes ----------------------------------------------------------------------
 

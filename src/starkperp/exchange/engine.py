@@ -98,6 +98,7 @@ from starkperp.exchange.model import (
     Side,
     TimeInForce,
     Timestamp,
+    compute_fast_constructor,
 )
 from starkperp.exchange.oracle import PriceTick, compute_mark_price, validate_price_tick
 from starkperp.exchange.risk import (
@@ -121,6 +122,12 @@ _MARKET_TYPES = frozenset(t for t in OrderType if t.is_market)
 _GTT = TimeInForce.GTT
 _BUY = Side.BUY
 _LIMIT = OrderType.LIMIT
+# Hot-path constructors: same frozen classes, built without the frozen-__setattr__ detour.
+_new_order_accepted = compute_fast_constructor(OrderAccepted)
+_new_order_opened = compute_fast_constructor(OrderOpened)
+_new_order_canceled = compute_fast_constructor(OrderCanceled)
+_new_fill = compute_fast_constructor(Fill)
+_new_order_ack = compute_fast_constructor(OrderAck)
 
 
 def _is_conditional(order_type: OrderType) -> bool:
@@ -349,11 +356,17 @@ class Exchange:
     # orders
     # ===================================================================================
 
-    def place_order(self, order: Order) -> OrderAck:
+    def place_order(self, order: Order, *, signature_verified: bool = False) -> OrderAck:
         """Validate, risk-check and match an order; return its acknowledgement.
 
         Placing again with the same ``client_id`` and identical parameters returns the
         original acknowledgement; different parameters raise ``DUPLICATE_CLIENT_ID``.
+
+        ``signature_verified=True`` tells the engine that the caller has already verified
+        ``order.signature`` against the account's STARK key (e.g. the node does it in a
+        process pool). The engine then skips only the expensive curve check; it still
+        requires a signature when ``require_signatures`` is set and still checks that the
+        signing key is the account's key. Callers that did not verify must leave it False.
         """
         now = self._tick()
         _validate_field_types(order)
@@ -364,10 +377,10 @@ class Exchange:
             if record.order == order:
                 return record.ack if record.ack is not None else self._build_ack(record, ())
             raise ExchangeError(Reason.DUPLICATE_CLIENT_ID, f"client id {order.client_id!r}")
-        market, taker_rate = self._validate_order(order, account, now)
+        market, taker_rate = self._validate_order(order, account, now, signature_verified)
         if _is_conditional(order.order_type):
             order_id = self.next_order_id
-            self._emit(OrderAccepted(time=Timestamp(now), order_id=OrderId(order_id), order=order))
+            self._emit(_new_order_accepted(time=now, order_id=order_id, order=order))
             record = self.orders[order_id]
             record.ack = self._build_ack(record, ())
             if self._is_triggered(record, self.oracle_prices[order.market]):
@@ -388,7 +401,7 @@ class Exchange:
         if filled < order.size and order.time_in_force is TimeInForce.FOK:
             raise ExchangeError(Reason.FOK_NOT_FILLABLE, f"only {filled} of {order.size} fill")
         order_id = self.next_order_id
-        self._emit(OrderAccepted(time=Timestamp(now), order_id=OrderId(order_id), order=order))
+        self._emit(_new_order_accepted(time=now, order_id=order_id, order=order))
         record = self.orders[order_id]
         record.ack = self._execute(record, actions, now)
         return record.ack
@@ -429,10 +442,13 @@ class Exchange:
             self._cancel(self.orders[oid], CancelReason.USER_CANCELED, now)
         return [OrderId(i) for i in sorted(ids)]
 
-    def cancel_replace(self, order_id: int, new_order: Order) -> OrderAck:
+    def cancel_replace(
+        self, order_id: int, new_order: Order, *, signature_verified: bool = False
+    ) -> OrderAck:
         """Cancel an open order and place ``new_order`` atomically (same account).
 
-        If the new order is refused, the old one stays open.
+        If the new order is refused, the old one stays open. ``signature_verified`` has the
+        meaning documented on :meth:`place_order`; the signature is checked at most once.
         """
         now = self._tick()
         record = self.orders.get(order_id) if type(order_id) is int else None
@@ -446,14 +462,15 @@ class Exchange:
         account = self._get_trader(new_order.account_id)
         if new_order.client_id in account.client_orders:
             raise ExchangeError(Reason.DUPLICATE_CLIENT_ID, f"client id {new_order.client_id!r}")
-        market, rate = self._validate_order(new_order, account, now)
+        market, rate = self._validate_order(new_order, account, now, signature_verified)
         if not _is_conditional(new_order.order_type):
             self._validate_taker_risk(new_order, account, market, rate)
             _, filled = self._plan(new_order, new_order.size, account, market, now, rate)
             if new_order.time_in_force is TimeInForce.FOK and filled < new_order.size:
                 raise ExchangeError(Reason.FOK_NOT_FILLABLE, "the new order cannot fill")
         self._cancel(record, CancelReason.REPLACED, now)
-        return self.place_order(new_order)
+        # The signature was verified by _validate_order just above.
+        return self.place_order(new_order, signature_verified=True)
 
     def expire_orders(self) -> list[OrderId]:
         """Cancel every order whose expiration has passed; return their ids."""
@@ -1234,7 +1251,7 @@ class Exchange:
         account.next_tier_volume = next_volume
 
     def _validate_order(
-        self, order: Order, account: AccountState, now: int
+        self, order: Order, account: AccountState, now: int, signature_verified: bool = False
     ) -> tuple[MarketConfig, int]:
         """Check everything but margin and fillability; return the market and the taker fee."""
         config = self.markets.get(order.market)
@@ -1274,7 +1291,7 @@ class Exchange:
             raise ExchangeError(Reason.INVALID_ORDER, "post-only orders are GTT")
         if not isinstance(order.client_id, str) or not 0 < len(order.client_id) <= 64:
             raise ExchangeError(Reason.INVALID_ORDER, "client id must be 1..64 characters")
-        self._validate_signature(order, account, config)
+        self._validate_signature(order, account, config, signature_verified)
         if order.market not in self.oracle_prices:
             raise ExchangeError(Reason.NO_ORACLE_PRICE, f"no price for {order.market}")
         if order.reduce_only or config.status is not MarketStatus.ONLINE:
@@ -1314,7 +1331,11 @@ class Exchange:
         return known
 
     def _validate_signature(
-        self, order: Order, account: AccountState, config: MarketConfig
+        self,
+        order: Order,
+        account: AccountState,
+        config: MarketConfig,
+        signature_verified: bool = False,
     ) -> None:
         if order.signature is None:
             if self.require_signatures:
@@ -1325,6 +1346,8 @@ class Exchange:
             raise ExchangeError(Reason.BAD_SIGNATURE, "no STARK key for this account")
         if account.public_key is not None and public_key != account.public_key:
             raise ExchangeError(Reason.BAD_SIGNATURE, "the key is not the account's key")
+        if signature_verified:
+            return
         from starkperp.exchange.signing import verify_order
 
         try:
@@ -1519,11 +1542,13 @@ class Exchange:
         for action in actions:
             maker = action[1]
             if action[0] == _CANCEL:
-                self._emit(OrderCanceled(time=time, order_id=maker.order_id, reason=action[2]))
+                self._emit(
+                    _new_order_canceled(time=time, order_id=maker.order_id, reason=action[2])
+                )
                 continue
             _, _, quantity, buyer_collateral, seller_collateral, maker_fee, taker_fee = action
             # the action tuple is untyped: its amounts are already Quantity / Collateral
-            fill = Fill(
+            fill = _new_fill(
                 fill_id=self.next_fill_id,
                 market=order.market,
                 time=time,
@@ -1555,26 +1580,26 @@ class Exchange:
                 and (order.order_type is _LIMIT or order.order_type not in _MARKET_TYPES)
                 and not crosses
             ):
-                self._emit(OrderOpened(time=time, order_id=record.order_id))
+                self._emit(_new_order_opened(time=time, order_id=record.order_id))
             else:
                 reason = CancelReason.REDUCE_ONLY if crosses else CancelReason.IOC_REMAINDER
-                self._emit(OrderCanceled(time=time, order_id=record.order_id, reason=reason))
+                self._emit(_new_order_canceled(time=time, order_id=record.order_id, reason=reason))
         return self._build_ack(record, tuple(fills))
 
     @staticmethod
     def _build_ack(record: BookOrder, fills: tuple[Fill, ...]) -> OrderAck:
-        return OrderAck(
-            order_id=OrderId(record.order_id),
+        return _new_order_ack(
+            order_id=record.order_id,
             client_id=record.order.client_id,
             status=record.status,
-            filled=Quantity(record.filled),
-            remaining=Quantity(record.remaining),
+            filled=record.filled,
+            remaining=record.remaining,
             fills=fills,
             cancel_reason=record.cancel_reason,
         )
 
     def _cancel(self, record: BookOrder, reason: CancelReason, now: int) -> None:
-        self._emit(OrderCanceled(time=Timestamp(now), order_id=record.order_id, reason=reason))
+        self._emit(_new_order_canceled(time=now, order_id=record.order_id, reason=reason))
 
     def _expire(self, now: int) -> list[OrderId]:
         heap = self._expiry

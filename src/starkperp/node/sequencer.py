@@ -10,11 +10,20 @@ an order is acknowledged only after its record is durable. Groups commit in orde
 loses at most a suffix of unacknowledged commands, which is exactly what the in-memory state
 had beyond the log. If a commit fails the node's memory is ahead of its log: the sequencer
 stops taking commands (the operator restarts, and recovery replays the log).
+
+Verifying a STARK signature costs milliseconds, so it does not happen on the sequencer's
+thread: :class:`SignaturePool` checks order signatures in worker processes (batched per
+event-loop turn) *before* the order is sequenced, and the engine is then told
+``signature_verified=True``. When the pool is not running the engine verifies inline.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import multiprocessing
+import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,11 +31,19 @@ from typing import Any, TypeVar
 
 from starkperp.exchange.engine import Exchange
 from starkperp.exchange.events import Event
+from starkperp.exchange.markets import MarketConfig
+from starkperp.exchange.model import Order
 from starkperp.node.codec import encode_event
 from starkperp.node.errors import NodeError, NodeReason
 from starkperp.node.log import LogEntry, LogStore, RowWrite
 
-__all__ = ["Committed", "Sequencer"]
+__all__ = [
+    "Committed",
+    "Sequencer",
+    "SignatureJob",
+    "SignaturePool",
+    "verify_order_signatures",
+]
 
 T = TypeVar("T")
 
@@ -214,3 +231,174 @@ class Sequencer:
                 p.future.set_result(seq)
         for listener in self.listeners:
             listener(committed)
+
+
+# ---- signature verification pool ---------------------------------------------------------
+
+SignatureJob = tuple[Order, MarketConfig, int, int]
+"""One order signature to check: the order, its market, the STARK public key, the network."""
+
+
+def verify_order_signatures(jobs: Sequence[SignatureJob]) -> list[bool]:
+    """Verify a batch of order signatures; ``False`` for any that fails or is malformed.
+
+    Module-level so that a ``spawn``/``forkserver`` pool worker can import and run it.
+    """
+    from starkperp.exchange.signing import verify_order
+
+    results: list[bool] = []
+    for order, config, public_key, network_id in jobs:
+        try:
+            ok = verify_order(order, config, public_key, network_id=network_id)
+        except Exception:  # a hostile signature must never crash a worker
+            ok = False
+        results.append(ok is True)
+    return results
+
+
+def _exit_when_orphaned() -> None:
+    """Pool-worker initializer: exit as soon as the process that started this worker is gone.
+
+    A node killed hard (SIGKILL, crash tests) cannot shut its pool down, and a worker
+    blocked on its task queue would otherwise live on; a daemon thread watches the parent
+    (the node with ``spawn``, the fork server with ``forkserver``).
+    """
+    parent_pid = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
+
+
+def _warm_worker() -> bool:
+    """Import the verifier in a fresh worker so the first real batch pays no start-up."""
+    import starkperp.exchange.signing  # noqa: F401
+
+    return True
+
+
+class SignaturePool:
+    """Verifies order signatures in worker processes, off the event-loop thread.
+
+    Requests that arrive in the same event-loop turn are batched: they are split into at
+    most one chunk per worker (each at most ``max_batch`` orders) and each chunk is one pool
+    task. :meth:`start` returns at once and warms the workers in the background; the pool
+    counts as running only once every worker is warm. When the pool is not running (not
+    started, still warming, stopped, or broken), :meth:`verify` runs the check inline on the
+    calling thread, so callers get the same answer either way.
+    """
+
+    def __init__(
+        self, *, workers: int = 2, max_batch: int = 64, start_method: str = "spawn"
+    ) -> None:
+        if workers <= 0 or max_batch <= 0:
+            raise ValueError("workers and max_batch must be positive")
+        self.workers = workers
+        self.max_batch = max_batch
+        self.start_method = start_method
+        self._executor: concurrent.futures.ProcessPoolExecutor | None = None
+        self._warming: list[concurrent.futures.Future[bool]] = []
+        self._queue: list[tuple[SignatureJob, asyncio.Future[bool]]] = []
+        self._scheduled = False
+        self._tail: asyncio.Task[None] | None = None  # the chunk delivered last
+
+    @property
+    def is_started(self) -> bool:
+        """Tell whether :meth:`start` was called (and :meth:`stop` not since)."""
+        return self._executor is not None
+
+    @property
+    def is_running(self) -> bool:
+        """Tell whether checks go to the worker processes (else they run inline)."""
+        if self._executor is None:
+            return False
+        if self._warming:
+            if not all(f.done() for f in self._warming):
+                return False
+            if any(f.cancelled() or f.exception() is not None for f in self._warming):
+                self.stop()
+                return False
+            self._warming = []
+        return True
+
+    def start(self) -> None:
+        """Create the pool and start warming its workers (returns without waiting)."""
+        if self._executor is None:
+            context = multiprocessing.get_context(self.start_method)
+            if isinstance(context, multiprocessing.context.ForkServerContext):
+                context.set_forkserver_preload(["starkperp.exchange.signing"])
+            self._executor = concurrent.futures.ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=context,
+                initializer=_exit_when_orphaned,
+            )
+            self._warming = [self._executor.submit(_warm_worker) for _ in range(self.workers)]
+
+    def wait_warm(self, timeout: float | None = None) -> bool:
+        """Block until the workers are warm (or ``timeout`` seconds); return ``is_running``."""
+        concurrent.futures.wait(self._warming, timeout=timeout)
+        return self.is_running
+
+    def stop(self) -> None:
+        """Shut the pool down; later checks run inline."""
+        executor, self._executor = self._executor, None
+        self._warming = []
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    async def verify(self, job: SignatureJob) -> bool:
+        """Return whether the job's signature verifies (in the pool when it runs)."""
+        if not self.is_running:
+            return verify_order_signatures([job])[0]
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
+        self._queue.append((job, future))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._dispatch)
+        return await future
+
+    def _dispatch(self) -> None:
+        self._scheduled = False
+        queue, self._queue = self._queue, []
+        if not queue:
+            return
+        per_chunk = min(self.max_batch, -(-len(queue) // self.workers))
+        loop = asyncio.get_running_loop()
+        for start in range(0, len(queue), per_chunk):
+            chunk = queue[start : start + per_chunk]
+            self._tail = loop.create_task(self._run_chunk(chunk, self._tail))
+
+    async def _run_chunk(
+        self,
+        chunk: list[tuple[SignatureJob, asyncio.Future[bool]]],
+        previous: asyncio.Task[None] | None,
+    ) -> None:
+        """Verify one chunk, then deliver its answers after the previous chunk's.
+
+        Answers are released in arrival order (futures resolve, and their awaiting callers
+        wake, first-come first-served), so the pool never reorders orders that reach the
+        sequencer: the sequence is the one the orders arrived in, as without the pool.
+        """
+        jobs = [job for job, _ in chunk]
+        executor = self._executor
+        try:
+            if executor is None:
+                raise concurrent.futures.BrokenExecutor("the pool stopped")
+            loop = asyncio.get_running_loop()
+            results = await loop.run_in_executor(executor, verify_order_signatures, jobs)
+        except Exception:  # pool broken or shut down: never lose an order, check inline
+            if isinstance(self._executor, concurrent.futures.ProcessPoolExecutor) and (
+                executor is self._executor
+            ):
+                self._executor = None
+                executor.shutdown(wait=False, cancel_futures=True)
+            results = verify_order_signatures(jobs)
+        if previous is not None and not previous.done():
+            await asyncio.wait([previous])
+        for (_, future), ok in zip(chunk, results):
+            if not future.done():
+                future.set_result(ok)

@@ -53,7 +53,7 @@ from starkperp.node.recovery import (
     get_account_node_data,
     replay_log,
 )
-from starkperp.node.sequencer import Sequencer
+from starkperp.node.sequencer import Sequencer, SignaturePool
 from starkperp.node.views import format_iso_ms, get_fill_json, get_order_json
 
 __all__ = ["Node", "compute_account_uuid", "wall_clock_ms"]
@@ -87,7 +87,9 @@ class Node:
         clock_ms: Callable[[], int] = wall_clock_ms,
         metrics: NodeMetrics | None = None,
         store: LogStore | None = None,
+        signature_workers: int = 2,
     ) -> None:
+        """``signature_workers`` processes verify order signatures (0: verify inline)."""
         self.config = config
         self.exchange_config = replace(config.exchange, network_id=config.network_id)
         self.clock_ms = clock_ms
@@ -102,6 +104,9 @@ class Node:
         self._ticker: asyncio.Task[None] | None = None
         self._transfer_sink: list[dict[str, Any]] | None = None
         self._running = False
+        self.signature_pool: SignaturePool | None = (
+            SignaturePool(workers=signature_workers) if signature_workers > 0 else None
+        )
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -176,6 +181,8 @@ class Node:
             self._ticker = None
         if self.sequencer is not None:
             await self.sequencer.stop()
+        if self.signature_pool is not None:
+            await asyncio.to_thread(self.signature_pool.stop)
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -272,20 +279,63 @@ class Node:
         holder["data"] = node_data
         await self.seq.submit("onboard", run, node_data)
         record: AccountRecord = holder["record"]
+        self._warm_signature_pool()  # signed orders follow onboarding
         return record
 
     async def place_order(self, order: Order, *, cancel_id: int | None = None) -> OrderView:
-        """Place (or cancel-replace) an order; return its view after the log commit."""
+        """Place (or cancel-replace) an order; return its view after the log commit.
+
+        The signature is verified in the signature pool first (off the event loop); the
+        engine then skips its own curve check. If the pool is not running, or says the
+        signature is bad, the engine verifies (and refuses) as usual.
+        """
+        verified = await self._verify_signature(order)
         if cancel_id is not None:
             ack = await self.seq.submit(
-                "cancel_replace", lambda: self.engine.cancel_replace(cancel_id, order)
+                "cancel_replace",
+                lambda: self.engine.cancel_replace(cancel_id, order, signature_verified=verified),
             )
         else:
-            ack = await self.seq.submit("place_order", lambda: self.engine.place_order(order))
+            ack = await self.seq.submit(
+                "place_order",
+                lambda: self.engine.place_order(order, signature_verified=verified),
+            )
         self.metrics.orders_accepted.inc()
         if ack.fills:
             self.metrics.fills.inc(len(ack.fills))
         return self.engine.get_order(ack.order_id)
+
+    def _warm_signature_pool(self) -> None:
+        """Start the signature pool (workers warm in the background) if it is not started.
+
+        Lazy, so that a node that never sees a signed order never spawns workers: it starts
+        on the first onboarding or signed order while the node runs.
+        """
+        pool = self.signature_pool
+        if pool is not None and self._running and not pool.is_started:
+            pool.start()
+
+    async def _verify_signature(self, order: Order) -> bool:
+        """Check the order's signature in the pool with the key the engine would use.
+
+        ``True`` only when the pool ran and the signature verifies; ``False`` leaves the
+        check (and any refusal with its reason code) to the engine.
+        """
+        pool = self.signature_pool
+        if pool is None or order.signature is None:
+            return False
+        self._warm_signature_pool()
+        if not pool.is_running:  # not warm yet (or stopped): the engine verifies inline
+            return False
+        engine = self.engine
+        account = engine.accounts.get(order.account_id)
+        config = engine.markets.get(order.market)
+        if account is None or config is None:
+            return False
+        key = order.public_key if order.public_key is not None else account.public_key
+        if type(key) is not int or (account.public_key is not None and key != account.public_key):
+            return False
+        return await pool.verify((order, config, key, engine.config.network_id))
 
     async def cancel_order(self, account_id: int, order_id: int) -> OrderView:
         """Cancel one of the account's orders."""
