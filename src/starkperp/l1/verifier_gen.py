@@ -11,12 +11,19 @@ options, reading the very same proof bytes:
    root, auxiliary challenges and root, composition coefficients, composition root, the
    out-of-domain point z, the OOD frame, DEEP coefficients, FRI roots and betas, the
    remainder, the proof-of-work nonce, the query positions;
-2. the out-of-domain identity: the transition constraints (emitted straight-line from their
-   expression trees, evaluated over F_p[X]/(X^2 - 7)) divided by their zerofier, the boundary
-   constraints divided by theirs, combined with the coefficients, against
-   ``sum_k z^(k n) h_k(z)``;
+2. the out-of-domain identity: the transition constraints (evaluated over F_p[X]/(X^2 - 7))
+   divided by their zerofier, the boundary constraints divided by theirs, combined with the
+   coefficients, against ``sum_k z^(k n) h_k(z)``;
 3. the keccak Merkle multi-openings of the main, auxiliary and composition rows;
 4. the DEEP composition at every query, then FRI: layer openings, folding, remainder.
+
+Large AIRs: the transition constraints are compiled to a register program (structurally
+equal subtrees evaluated once, powers as square-and-multiply), packed six ops to a word into
+the code of as many chunk contracts as the 24 KB limit needs; each chunk interprets its
+program and returns its alpha-weighted sum, the Ood contract calls them in turn with the same
+frame. Periodic columns are evaluated by Horner on their coefficients, packed four to a word
+in the code of periodic-group contracts. :func:`evaluate_constraint_program` is the Python
+twin of the interpreter.
 
 Inverses and exponentiations use the MODEXP precompile. A proof that does not verify
 reverts with a reason string naming the failed check; ``verifyProof`` registers the fact
@@ -28,13 +35,14 @@ reverts with a reason string naming the failed check; ``verifyProof`` registers 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from starkperp.field.goldilocks import P, get_root_of_unity
 from starkperp.l1.errors import L1Error, L1Reason
 from starkperp.stark import expr as ex
-from starkperp.stark.air import Air, Segment, get_composition_width, get_max_degree
+from starkperp.stark.air import Air, Frame, Segment, get_composition_width, get_max_degree
 from starkperp.stark.options import ProofOptions
 from starkperp.stark.protocol import compute_air_digest
 from starkperp.stark.trace import DOMAIN_OFFSET
@@ -42,7 +50,10 @@ from starkperp.stark.transcript import PROTOCOL_TAG
 
 __all__ = [
     "GENERATED_DIR",
+    "ConstraintProgram",
+    "compute_constraint_programs",
     "deploy_verifier",
+    "evaluate_constraint_program",
     "get_periodic_tables",
     "render_verifier",
     "write_verifier",
@@ -147,46 +158,236 @@ _FRAME_ARGS = """    mc: DynArray[uint256, FRAME_MAIN],
     ch: DynArray[uint256, FRAME_CHALLENGES],"""
 
 
-def _render_chunks(air: Air, max_lines: int) -> list[tuple[int, int, str]]:
-    """Split the transitions into chunks of at most ~max_lines emitted lines each."""
-    chunks: list[tuple[int, int, str]] = []
-    em = _Emitter()
-    body: list[str] = []
+# Opcodes of the constraint interpreter in the chunk contracts (see _CHUNK_TEMPLATE). Each op
+# is 40 bits (op 8 | a 16 | b 16), six to a word, and writes register ``i`` (its position).
+_OP_MUL, _OP_ADD, _OP_SUB, _OP_ACC, _OP_MAIN, _OP_MAIN_NEXT = 0, 1, 2, 3, 4, 5
+_OP_AUX, _OP_AUX_NEXT, _OP_PER, _OP_PUB, _OP_CH, _OP_CONST, _OP_NEG = 6, 7, 8, 9, 10, 11, 12
+_OPS_PER_WORD = 6
+_MAX_OPERAND = 1 << 16
+_PERIODIC_PER_WORD = 4
+
+
+class ConstraintProgram:
+    """Constraint expressions compiled to interpreter ops, shared subexpressions once.
+
+    Nodes are keyed by structure (not identity), so equal subtrees built separately by the
+    AIR's author are also evaluated once.
+    """
+
+    def __init__(self) -> None:
+        self.ops: list[tuple[int, int, int]] = []
+        self.constants: list[int] = []
+        self._table: dict[tuple[int, int, int], int] = {}
+        self._constant_index: dict[int, int] = {}
+        self._regs: dict[int, int] = {}
+
+    def _op(self, op: int, a: int, b: int = 0) -> int:
+        key = (op, a, b)
+        if op in (_OP_ADD, _OP_MUL) and a > b:
+            key = (op, b, a)
+        found = self._table.get(key)
+        if found is not None:
+            return found
+        if a >= _MAX_OPERAND or b >= _MAX_OPERAND:
+            raise L1Error(L1Reason.BAD_CONFIG, "constraint program too large for one chunk")
+        self.ops.append(key)
+        self._table[key] = len(self.ops) - 1
+        return len(self.ops) - 1
+
+    def _constant(self, value: int) -> int:
+        value %= P
+        if value not in self._constant_index:
+            self._constant_index[value] = len(self.constants)
+            self.constants.append(value)
+        return self._op(_OP_CONST, self._constant_index[value])
+
+    def add(self, root: ex.Expr) -> int:
+        """Compile ``root``; return the register holding its value."""
+        for node in ex.walk(root):
+            if id(node) not in self._regs:
+                self._regs[id(node)] = self._node(node)
+        return self._regs[id(root)]
+
+    def accumulate(self, register: int, coefficient: int) -> None:
+        """Add ``register * alphas[coefficient]`` to the chunk's sum."""
+        self.ops.append((_OP_ACC, register, coefficient))
+
+    def _node(self, node: ex.Expr) -> int:
+        r = self._regs
+        if isinstance(node, ex.Const):
+            return self._constant(node.value)
+        if isinstance(node, ex.MainCol):
+            return self._op(_OP_MAIN_NEXT if node.offset else _OP_MAIN, node.index)
+        if isinstance(node, ex.AuxCol):
+            return self._op(_OP_AUX_NEXT if node.offset else _OP_AUX, node.index)
+        if isinstance(node, ex.Periodic):
+            return self._op(_OP_PER, node.index)
+        if isinstance(node, ex.PublicInput):
+            return self._op(_OP_PUB, node.index)
+        if isinstance(node, ex.Challenge):
+            return self._op(_OP_CH, node.index)
+        if isinstance(node, ex.Add):
+            return self._op(_OP_ADD, r[id(node.left)], r[id(node.right)])
+        if isinstance(node, ex.Sub):
+            return self._op(_OP_SUB, r[id(node.left)], r[id(node.right)])
+        if isinstance(node, ex.Mul):
+            return self._op(_OP_MUL, r[id(node.left)], r[id(node.right)])
+        if isinstance(node, ex.Neg):
+            return self._op(_OP_NEG, r[id(node.operand)])
+        if isinstance(node, ex.Pow):
+            if node.exponent == 0:
+                return self._constant(1)
+            acc: int | None = None
+            square = r[id(node.base)]
+            e = node.exponent
+            while e:
+                if e & 1:
+                    acc = square if acc is None else self._op(_OP_MUL, acc, square)
+                e >>= 1
+                if e:
+                    square = self._op(_OP_MUL, square, square)
+            assert acc is not None
+            return acc
+        raise L1Error(L1Reason.BAD_CONFIG, f"cannot generate code for {node!r}")
+
+    def get_words(self) -> list[int]:
+        """Return the ops packed six to a 256-bit word."""
+        words = []
+        for start in range(0, len(self.ops), _OPS_PER_WORD):
+            word = 0
+            for k, (op, a, b) in enumerate(self.ops[start : start + _OPS_PER_WORD]):
+                word |= (op | a << 8 | b << 24) << (40 * k)
+            words.append(word)
+        return words
+
+
+def compute_constraint_programs(
+    air: Air, max_ops: int = 2400
+) -> list[tuple[int, int, ConstraintProgram]]:
+    """Split the transitions into interpreter programs of about ``max_ops`` ops each.
+
+    Returns ``(first, end, program)`` per chunk; common subexpressions are shared inside a
+    chunk.
+    """
+    chunks: list[tuple[int, int, ConstraintProgram]] = []
+    program = ConstraintProgram()
     lo = 0
     for i, constraint in enumerate(air.transitions):
-        before = len(em.lines)
-        value = em.emit(constraint.expr)
-        t = em._mul(value, (f"alphas[{2 * i}]", f"alphas[{2 * i + 1}]"))
-        body.append(f"    # {constraint.name}")
-        body += em.lines[before:]
-        body.append(f"    s0 = uint256_addmod(s0, {t[0]}, P)")
-        body.append(f"    s1 = uint256_addmod(s1, {t[1]}, P)")
-        last = i == len(air.transitions) - 1
-        if len(body) >= max_lines or last:
-            chunks.append((lo, i + 1, _chunk_function(body)))
-            em = _Emitter()
-            body = []
+        program.accumulate(program.add(constraint.expr), i)
+        if len(program.ops) >= max_ops or i == len(air.transitions) - 1:
+            chunks.append((lo, i + 1, program))
+            program = ConstraintProgram()
             lo = i + 1
     if not chunks:
-        chunks.append((0, 0, _chunk_function([])))
+        chunks.append((0, 0, program))
     return chunks
 
 
-def _chunk_function(body: list[str]) -> str:
-    return "\n".join(
-        [
-            "@external",
-            "@pure",
-            "def partial(",
-            _FRAME_ARGS,
-            "    alphas: DynArray[uint256, FRAME_COEFFICIENTS],",
-            ") -> (uint256, uint256):",
-            "    s0: uint256 = 0",
-            "    s1: uint256 = 0",
-            *body,
-            "    return s0, s1",
+def evaluate_constraint_program(
+    program: ConstraintProgram, frame: Frame, alphas: Sequence[tuple[int, int]]
+) -> tuple[int, int]:
+    """Run ``program`` as the chunk contract does; return its sum of alpha-weighted constraints.
+
+    The Python twin of the on-chain interpreter, tested against the expression evaluator.
+    """
+    r: list[tuple[int, int]] = []
+    s0 = s1 = 0
+    for op, a, b in program.ops:
+        x: tuple[int, int] = (0, 0)
+        if op in (_OP_MUL, _OP_ACC):
+            a0, a1 = r[a]
+            b0, b1 = r[b] if op == _OP_MUL else (int(alphas[b][0]), int(alphas[b][1]))
+            x = ((a0 * b0 + 7 * a1 * b1) % P, (a0 * b1 + a1 * b0) % P)
+            if op == _OP_ACC:
+                s0, s1 = (s0 + x[0]) % P, (s1 + x[1]) % P
+                x = (0, 0)
+        elif op == _OP_ADD:
+            x = ((r[a][0] + r[b][0]) % P, (r[a][1] + r[b][1]) % P)
+        elif op == _OP_SUB:
+            x = ((r[a][0] - r[b][0]) % P, (r[a][1] - r[b][1]) % P)
+        elif op == _OP_NEG:
+            x = (-r[a][0] % P, -r[a][1] % P)
+        elif op == _OP_CONST:
+            x = (program.constants[a], 0)
+        elif op == _OP_PUB:
+            x = (int(frame.public_inputs[a]) % P, 0)
+        else:
+            source = {
+                _OP_MAIN: frame.main_current,
+                _OP_MAIN_NEXT: frame.main_next,
+                _OP_AUX: frame.aux_current,
+                _OP_AUX_NEXT: frame.aux_next,
+                _OP_PER: frame.periodic,
+                _OP_CH: frame.challenges,
+            }[op]
+            x = (int(source[a][0]), int(source[a][1]))
+        r.append(x)
+    return s0, s1
+
+
+def _render_list(values: list[int]) -> str:
+    rows = [", ".join(str(v) for v in values[i : i + 4]) for i in range(0, len(values), 4)]
+    return "[\n        " + ",\n        ".join(rows) + ",\n    ]"
+
+
+def _render_chunks(air: Air, max_ops: int) -> list[dict[str, object]]:
+    out: list[dict[str, object]] = []
+    for lo, hi, program in compute_constraint_programs(air, max_ops):
+        words = program.get_words() or [0]
+        constants = program.constants or [0]
+        out.append(
+            {
+                "LO": lo,
+                "HI": hi,
+                "NOPS": max(len(program.ops), 1),
+                "NREAL": len(program.ops),
+                "NWORDS": len(words),
+                "NCONSTS": len(constants),
+                "PROGRAM": _render_list(words),
+                "CONSTS": _render_list(constants),
+            }
+        )
+    return out
+
+
+def _render_periodic_groups(air: Air, max_words: int) -> list[dict[str, object]]:
+    # Periodic columns are evaluated by Horner on their coefficients, packed four to a word;
+    # the columns are split over as many contracts as the code-size limit needs.
+    from starkperp.stark.air import compute_periodic_coefficients
+
+    groups: list[dict[str, object]] = []
+    columns: list[tuple[int, ...]] = [
+        compute_periodic_coefficients(c) for c in air.periodic_columns
+    ]
+    current: list[tuple[int, ...]] = []
+
+    def flush() -> None:
+        flat = [int(c) for col in current for c in col]
+        words = [
+            sum(v << (64 * k) for k, v in enumerate(flat[i : i + _PERIODIC_PER_WORD]))
+            for i in range(0, len(flat), _PERIODIC_PER_WORD)
         ]
-    )
+        groups.append(
+            {
+                "NPC": len(current),
+                "NCW": len(words),
+                "MAXK": max(len(col) for col in current),
+                "COEFS": _render_list(words),
+                "LENGTHS": _render_list([len(col) for col in current]),
+            }
+        )
+
+    used = 0
+    for col in columns:
+        need = -(-len(col) // _PERIODIC_PER_WORD) + 1
+        if current and used + need > max_words:
+            flush()
+            current, used = [], 0
+        current.append(col)
+        used += need
+    if current:
+        flush()
+    return groups
 
 
 def _render_boundary_values(air: Air) -> str:
@@ -244,13 +445,16 @@ def render_verifier(
     *,
     contract_name: str,
     max_proof_bytes: int = 65536,
-    max_chunk_lines: int = 170,
+    max_chunk_ops: int = 2400,
+    max_periodic_words: int = 600,
 ) -> dict[str, str]:
     """Render the Vyper sources of the verifier of ``air`` under ``options``.
 
     Returns ``{name: source}`` for the core verifier ``contract_name``, its out-of-domain
-    contract ``<contract_name>Ood`` and the transition chunks ``<contract_name>Chunk<i>``
-    (split so every contract stays under the EIP-170 code-size limit).
+    contract ``<contract_name>Ood``, the transition chunks ``<contract_name>Chunk<i>`` (each
+    interprets a compiled constraint program, common subexpressions evaluated once) and the
+    periodic-column groups ``<contract_name>Periodic<i>``, split so every contract stays
+    under the EIP-170 code-size limit.
     """
     if get_max_degree(air) > options.blowup:
         raise L1Error(L1Reason.BAD_CONFIG, "blowup below the constraint degree")
@@ -316,10 +520,10 @@ def render_verifier(
         contract_name: fill(_CORE_TEMPLATE, {}),
         f"{contract_name}Ood": fill(_OOD_TEMPLATE, {}),
     }
-    for i, (lo, hi, body) in enumerate(_render_chunks(air, max_chunk_lines)):
-        sources[f"{contract_name}Chunk{i}"] = fill(
-            _CHUNK_TEMPLATE, {"CHUNK": i, "LO": lo, "HI": hi, "CHUNK_BODY": body}
-        )
+    for i, chunk in enumerate(_render_chunks(air, max_chunk_ops)):
+        sources[f"{contract_name}Chunk{i}"] = fill(_CHUNK_TEMPLATE, {"CHUNK": i, **chunk})
+    for i, group in enumerate(_render_periodic_groups(air, max_periodic_words)):
+        sources[f"{contract_name}Periodic{i}"] = fill(_PERIODIC_TEMPLATE, {"GROUP": i, **group})
     return sources
 
 
@@ -331,10 +535,14 @@ def deploy_verifier(env: Any, air: Air, sources: dict[str, str], contract_name: 
         (n for n in sources if n.startswith(f"{contract_name}Chunk")),
         key=lambda n: int(n.removeprefix(f"{contract_name}Chunk")),
     )
+    group_names = sorted(
+        (n for n in sources if n.startswith(f"{contract_name}Periodic")),
+        key=lambda n: int(n.removeprefix(f"{contract_name}Periodic")),
+    )
     chunks = [boa.loads_partial(sources[n], name=n).deploy(env=env) for n in chunk_names]
-    coefficients, lengths = get_periodic_tables(air)
+    groups = [boa.loads_partial(sources[n], name=n).deploy(env=env) for n in group_names]
     ood = boa.loads_partial(sources[f"{contract_name}Ood"], name=f"{contract_name}Ood").deploy(
-        [c.address for c in chunks], coefficients, lengths, env=env
+        [c.address for c in chunks], [g.address for g in groups], env=env
     )
     core = boa.loads_partial(sources[contract_name], name=contract_name)
     return core.deploy(ood.address, env=env)
@@ -1128,42 +1336,29 @@ interface IChunk:
     ) -> (uint256, uint256): view
 
 
-CHUNKS: public(immutable(DynArray[address, 32]))
-PERIODIC_COEFFICIENTS: public(immutable(DynArray[uint256, 256]))
-PERIODIC_LENGTHS: public(immutable(DynArray[uint256, 32]))
+interface IPeriodic:
+    def evaluate(z0: uint256, z1: uint256, n: uint256) -> DynArray[uint256, FRAME_PERIODIC]: view
+
+
+CHUNKS: public(immutable(DynArray[address, 64]))
+PERIODICS: public(immutable(DynArray[address, 64]))
 
 
 @deploy
-def __init__(
-    _chunks: DynArray[address, 32],
-    _coefficients: DynArray[uint256, 256],
-    _lengths: DynArray[uint256, 32],
-):
+def __init__(_chunks: DynArray[address, 64], _periodics: DynArray[address, 64]):
     CHUNKS = _chunks
-    PERIODIC_COEFFICIENTS = _coefficients
-    PERIODIC_LENGTHS = _lengths
+    PERIODICS = _periodics
 
 
 @internal
 @view
 def _periodic_at(z0: uint256, z1: uint256, n: uint256) -> DynArray[uint256, FRAME_PERIODIC]:
-    # column c is q_c(z^(n/k_c)), its coefficients stored flat in PERIODIC_COEFFICIENTS
+    # the periodic-column contracts return their columns' values in column order
     out: DynArray[uint256, FRAME_PERIODIC] = []
-    base: uint256 = 0
-    for k: uint256 in PERIODIC_LENGTHS:
-        p0: uint256 = 0
-        p1: uint256 = 0
-        p0, p1 = self._epow2(z0, z1, n // k)
-        a0: uint256 = 0
-        a1: uint256 = 0
-        for i: uint256 in range(256):
-            if i >= k:
-                break
-            a0, a1 = self._emul(a0, a1, p0, p1)
-            a0 = uint256_addmod(a0, PERIODIC_COEFFICIENTS[base + k - 1 - i], P)
-        out.append(a0)
-        out.append(a1)
-        base += k
+    for group: address in PERIODICS:
+        values: DynArray[uint256, FRAME_PERIODIC] = staticcall IPeriodic(group).evaluate(z0, z1, n)
+        for v: uint256 in values:
+            out.append(v)
     return out
 
 
@@ -1331,8 +1526,8 @@ _CHUNK_TEMPLATE = '''# pragma version ~=0.4.3
 """
 @title {{NAME}}Chunk{{CHUNK}}
 @notice Transition constraints {{LO}}..{{HI}} of the AIR "{{AIR_NAME}}" at the out-of-domain
-        frame, emitted straight-line from their expression trees, summed with their
-        composition coefficients.
+        frame, compiled to a register program (each shared subexpression once) that this
+        contract interprets, summed with their composition coefficients.
 """
 
 P: constant(uint256) = 18446744069414584321
@@ -1381,7 +1576,215 @@ OOD_BYTES: constant(uint256) = 16 * (2 * W + 2 * A + CW)
 LEAF_BYTES: constant(uint256) = 16 * FOLD
 
 
-{{CHUNK_BODY}}
+NOPS: constant(uint256) = {{NOPS}}
+NREAL: constant(uint256) = {{NREAL}}
+NWORDS: constant(uint256) = {{NWORDS}}
+NCONSTS: constant(uint256) = {{NCONSTS}}
+MASK40: constant(uint256) = 2**40 - 1
+MASK16: constant(uint256) = 2**16 - 1
+
+# ops, six 40-bit (op 8 | a 16 | b 16) to a word; op i writes register i
+PROGRAM: immutable(uint256[NWORDS])
+CONSTS: immutable(uint256[NCONSTS])
+
+
+@deploy
+def __init__():
+    PROGRAM = {{PROGRAM}}
+    CONSTS = {{CONSTS}}
+
+
+@external
+@view
+def partial(
+    mc: DynArray[uint256, FRAME_MAIN],
+    mn: DynArray[uint256, FRAME_MAIN],
+    ac: DynArray[uint256, FRAME_AUX],
+    an: DynArray[uint256, FRAME_AUX],
+    per: DynArray[uint256, FRAME_PERIODIC],
+    pub: DynArray[uint256, MAX_PUBLIC],
+    ch: DynArray[uint256, FRAME_CHALLENGES],
+    alphas: DynArray[uint256, FRAME_COEFFICIENTS],
+) -> (uint256, uint256):
+    """Return sum_i alphas_i C_i(frame) over this chunk's transition constraints."""
+    r0: uint256[NOPS] = empty(uint256[NOPS])
+    r1: uint256[NOPS] = empty(uint256[NOPS])
+    s0: uint256 = 0
+    s1: uint256 = 0
+    word: uint256 = 0
+    for i: uint256 in range(NREAL + 1):
+        if i >= NREAL:
+            break
+        if i % 6 == 0:
+            word = PROGRAM[i // 6]
+        code: uint256 = word & MASK40
+        word = word >> 40
+        op: uint256 = code & 255
+        a: uint256 = (code >> 8) & MASK16
+        b: uint256 = code >> 24
+        x0: uint256 = 0
+        x1: uint256 = 0
+        if op == 0:
+            a0: uint256 = r0[a]
+            a1: uint256 = r1[a]
+            b0: uint256 = r0[b]
+            b1: uint256 = r1[b]
+            x0 = uint256_addmod(uint256_mulmod(a0, b0, P), uint256_mulmod(7, uint256_mulmod(a1, b1, P), P), P)
+            x1 = uint256_addmod(uint256_mulmod(a0, b1, P), uint256_mulmod(a1, b0, P), P)
+        elif op == 1:
+            x0 = uint256_addmod(r0[a], r0[b], P)
+            x1 = uint256_addmod(r1[a], r1[b], P)
+        elif op == 2:
+            x0 = uint256_addmod(r0[a], P - r0[b], P)
+            x1 = uint256_addmod(r1[a], P - r1[b], P)
+        elif op == 3:
+            a0: uint256 = r0[a]
+            a1: uint256 = r1[a]
+            b0: uint256 = alphas[2 * b]
+            b1: uint256 = alphas[2 * b + 1]
+            s0 = uint256_addmod(s0, uint256_addmod(uint256_mulmod(a0, b0, P), uint256_mulmod(7, uint256_mulmod(a1, b1, P), P), P), P)
+            s1 = uint256_addmod(s1, uint256_addmod(uint256_mulmod(a0, b1, P), uint256_mulmod(a1, b0, P), P), P)
+        elif op == 4:
+            x0 = mc[2 * a]
+            x1 = mc[2 * a + 1]
+        elif op == 5:
+            x0 = mn[2 * a]
+            x1 = mn[2 * a + 1]
+        elif op == 6:
+            x0 = ac[2 * a]
+            x1 = ac[2 * a + 1]
+        elif op == 7:
+            x0 = an[2 * a]
+            x1 = an[2 * a + 1]
+        elif op == 8:
+            x0 = per[2 * a]
+            x1 = per[2 * a + 1]
+        elif op == 9:
+            x0 = pub[a]
+        elif op == 10:
+            x0 = ch[2 * a]
+            x1 = ch[2 * a + 1]
+        elif op == 11:
+            x0 = CONSTS[a]
+        else:
+            x0 = (P - r0[a]) % P
+            x1 = (P - r1[a]) % P
+        r0[i] = x0
+        r1[i] = x1
+    return s0, s1
+'''
+
+_PERIODIC_TEMPLATE = '''# pragma version ~=0.4.3
+# GENERATED by starkperp.l1.verifier_gen for the AIR "{{AIR_NAME}}"; do not edit by hand.
+"""
+@title {{NAME}}Periodic{{GROUP}}
+@notice Periodic columns (group {{GROUP}}) of the AIR "{{AIR_NAME}}" at the out-of-domain point:
+        Horner on their coefficients, stored packed in the contract code.
+"""
+
+P: constant(uint256) = 18446744069414584321
+W: constant(uint256) = {{W}}
+A: constant(uint256) = {{A}}
+CW: constant(uint256) = {{CW}}
+NQ: constant(uint256) = {{NQ}}
+FOLD: constant(uint256) = {{FOLD}}
+LOG_FOLD: constant(uint256) = {{LOG_FOLD}}
+BLOWUP: constant(uint256) = {{BLOWUP}}
+LOG_BLOWUP: constant(uint256) = {{LOG_BLOWUP}}
+GRINDING: constant(uint256) = {{GRINDING}}
+REM_BOUND: constant(uint256) = {{REM_BOUND}}
+NPUB: constant(uint256) = {{NPUB}}
+NCH: constant(uint256) = {{NCH}}
+NT: constant(uint256) = {{NT}}
+NB: constant(uint256) = {{NB}}
+NCOEF: constant(uint256) = {{NCOEF}}
+NPER: constant(uint256) = {{NPER}}
+AIR_DIGEST: constant(bytes32) = {{AIR_DIGEST}}
+TAG_STATE: constant(bytes32) = {{TAG_STATE}}
+DOMAIN_OFFSET: constant(uint256) = {{DOMAIN_OFFSET}}
+ROOT32: constant(uint256) = {{ROOT32}}
+FOLD_INV: constant(uint256) = {{FOLD_INV}}
+FOLD_ROOT_INV: constant(uint256) = {{FOLD_ROOT_INV}}
+MAX_PROOF: constant(uint256) = {{MAX_PROOF}}
+
+MAX_PUBLIC: constant(uint256) = NPUB + 1
+FRAME_MAIN: constant(uint256) = 2 * W
+FRAME_AUX: constant(uint256) = 2 * A + 2
+FRAME_COMP: constant(uint256) = 2 * CW
+FRAME_PERIODIC: constant(uint256) = 2 * NPER + 2
+FRAME_CHALLENGES: constant(uint256) = 2 * NCH + 2
+FRAME_COEFFICIENTS: constant(uint256) = 2 * NCOEF
+FRAME_BOUNDARIES: constant(uint256) = 2 * NB + 2
+FRAME_DEEP: constant(uint256) = 4 * (W + A) + 2 * CW
+MAX_LAYERS: constant(uint256) = {{MAX_LAYERS}}
+MAX_DEPTH: constant(uint256) = 32
+MAX_NODES: constant(uint256) = NQ * MAX_DEPTH
+MAX_FRI_NODES: constant(uint256) = NQ * 200
+MAX_DRAWS: constant(uint256) = 16 * NQ
+ROW_BYTES: constant(uint256) = 8 * W
+AUX_ROW_BYTES: constant(uint256) = {{AUX_ROW_BYTES}}
+COMP_ROW_BYTES: constant(uint256) = 16 * CW
+OOD_BYTES: constant(uint256) = 16 * (2 * W + 2 * A + CW)
+LEAF_BYTES: constant(uint256) = 16 * FOLD
+
+
+NPC: constant(uint256) = {{NPC}}
+NCW: constant(uint256) = {{NCW}}
+MAXK: constant(uint256) = {{MAXK}}
+MASK64: constant(uint256) = 2**64 - 1
+
+# coefficients of the columns, lowest degree first, column after column, four to a word
+COEFS: immutable(uint256[NCW])
+LENGTHS: immutable(uint256[NPC])
+
+
+@deploy
+def __init__():
+    COEFS = {{COEFS}}
+    LENGTHS = {{LENGTHS}}
+
+
+@internal
+@pure
+def _emul(a0: uint256, a1: uint256, b0: uint256, b1: uint256) -> (uint256, uint256):
+    return (
+        uint256_addmod(uint256_mulmod(a0, b0, P), uint256_mulmod(7, uint256_mulmod(a1, b1, P), P), P),
+        uint256_addmod(uint256_mulmod(a0, b1, P), uint256_mulmod(a1, b0, P), P),
+    )
+
+
+@external
+@view
+def evaluate(z0: uint256, z1: uint256, n: uint256) -> DynArray[uint256, 2 * NPC]:
+    """Return the columns' values q_c(z^(n/k_c)) (k_c the column's period)."""
+    out: DynArray[uint256, 2 * NPC] = []
+    base: uint256 = 0
+    for c: uint256 in range(NPC):
+        k: uint256 = LENGTHS[c]
+        p0: uint256 = z0
+        p1: uint256 = z1
+        e: uint256 = n // k
+        for _: uint256 in range(64):
+            if e <= 1:
+                break
+            p0, p1 = self._emul(p0, p1, p0, p1)
+            e = e >> 1
+        a0: uint256 = 0
+        a1: uint256 = 0
+        for i: uint256 in range(MAXK):
+            if i >= k:
+                break
+            j: uint256 = base + k - 1 - i
+            coef: uint256 = (COEFS[j >> 2] >> ((j & 3) << 6)) & MASK64
+            t0: uint256 = uint256_addmod(
+                uint256_mulmod(a0, p0, P), uint256_mulmod(7, uint256_mulmod(a1, p1, P), P), P
+            )
+            a1 = uint256_addmod(uint256_mulmod(a0, p1, P), uint256_mulmod(a1, p0, P), P)
+            a0 = uint256_addmod(t0, coef, P)
+        out.append(a0)
+        out.append(a1)
+        base += k
+    return out
 '''
 
 

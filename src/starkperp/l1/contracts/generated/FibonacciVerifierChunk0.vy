@@ -3,8 +3,8 @@
 """
 @title FibonacciVerifierChunk0
 @notice Transition constraints 0..2 of the AIR "fibonacci" at the out-of-domain
-        frame, emitted straight-line from their expression trees, summed with their
-        composition coefficients.
+        frame, compiled to a register program (each shared subexpression once) that this
+        contract interprets, summed with their composition coefficients.
 """
 
 P: constant(uint256) = 18446744069414584321
@@ -53,8 +53,30 @@ OOD_BYTES: constant(uint256) = 16 * (2 * W + 2 * A + CW)
 LEAF_BYTES: constant(uint256) = 16 * FOLD
 
 
+NOPS: constant(uint256) = 9
+NREAL: constant(uint256) = 9
+NWORDS: constant(uint256) = 2
+NCONSTS: constant(uint256) = 1
+MASK40: constant(uint256) = 2**40 - 1
+MASK16: constant(uint256) = 2**16 - 1
+
+# ops, six 40-bit (op 8 | a 16 | b 16) to a word; op i writes register i
+PROGRAM: immutable(uint256[NWORDS])
+CONSTS: immutable(uint256[NCONSTS])
+
+
+@deploy
+def __init__():
+    PROGRAM = [
+        6427752177417413029511898583453923795123810613836492736299013, 20284579625608560275857120166145,
+    ]
+    CONSTS = [
+        0,
+    ]
+
+
 @external
-@pure
+@view
 def partial(
     mc: DynArray[uint256, FRAME_MAIN],
     mn: DynArray[uint256, FRAME_MAIN],
@@ -65,32 +87,69 @@ def partial(
     ch: DynArray[uint256, FRAME_CHALLENGES],
     alphas: DynArray[uint256, FRAME_COEFFICIENTS],
 ) -> (uint256, uint256):
+    """Return sum_i alphas_i C_i(frame) over this chunk's transition constraints."""
+    r0: uint256[NOPS] = empty(uint256[NOPS])
+    r1: uint256[NOPS] = empty(uint256[NOPS])
     s0: uint256 = 0
     s1: uint256 = 0
-    # a' = b
-    e1a: uint256 = mn[0]
-    e1b: uint256 = mn[1]
-    e2a: uint256 = mc[2]
-    e2b: uint256 = mc[3]
-    e3a: uint256 = uint256_addmod(e1a, P - e2a, P)
-    e3b: uint256 = uint256_addmod(e1b, P - e2b, P)
-    e4a: uint256 = uint256_addmod(uint256_mulmod(e3a, alphas[0], P), uint256_mulmod(7, uint256_mulmod(e3b, alphas[1], P), P), P)
-    e4b: uint256 = uint256_addmod(uint256_mulmod(e3a, alphas[1], P), uint256_mulmod(e3b, alphas[0], P), P)
-    s0 = uint256_addmod(s0, e4a, P)
-    s1 = uint256_addmod(s1, e4b, P)
-    # b' = a + b
-    e5a: uint256 = mn[2]
-    e5b: uint256 = mn[3]
-    e6a: uint256 = mc[0]
-    e6b: uint256 = mc[1]
-    e7a: uint256 = mc[2]
-    e7b: uint256 = mc[3]
-    e8a: uint256 = uint256_addmod(e6a, e7a, P)
-    e8b: uint256 = uint256_addmod(e6b, e7b, P)
-    e9a: uint256 = uint256_addmod(e5a, P - e8a, P)
-    e9b: uint256 = uint256_addmod(e5b, P - e8b, P)
-    e10a: uint256 = uint256_addmod(uint256_mulmod(e9a, alphas[2], P), uint256_mulmod(7, uint256_mulmod(e9b, alphas[3], P), P), P)
-    e10b: uint256 = uint256_addmod(uint256_mulmod(e9a, alphas[3], P), uint256_mulmod(e9b, alphas[2], P), P)
-    s0 = uint256_addmod(s0, e10a, P)
-    s1 = uint256_addmod(s1, e10b, P)
+    word: uint256 = 0
+    for i: uint256 in range(NREAL + 1):
+        if i >= NREAL:
+            break
+        if i % 6 == 0:
+            word = PROGRAM[i // 6]
+        code: uint256 = word & MASK40
+        word = word >> 40
+        op: uint256 = code & 255
+        a: uint256 = (code >> 8) & MASK16
+        b: uint256 = code >> 24
+        x0: uint256 = 0
+        x1: uint256 = 0
+        if op == 0:
+            a0: uint256 = r0[a]
+            a1: uint256 = r1[a]
+            b0: uint256 = r0[b]
+            b1: uint256 = r1[b]
+            x0 = uint256_addmod(uint256_mulmod(a0, b0, P), uint256_mulmod(7, uint256_mulmod(a1, b1, P), P), P)
+            x1 = uint256_addmod(uint256_mulmod(a0, b1, P), uint256_mulmod(a1, b0, P), P)
+        elif op == 1:
+            x0 = uint256_addmod(r0[a], r0[b], P)
+            x1 = uint256_addmod(r1[a], r1[b], P)
+        elif op == 2:
+            x0 = uint256_addmod(r0[a], P - r0[b], P)
+            x1 = uint256_addmod(r1[a], P - r1[b], P)
+        elif op == 3:
+            a0: uint256 = r0[a]
+            a1: uint256 = r1[a]
+            b0: uint256 = alphas[2 * b]
+            b1: uint256 = alphas[2 * b + 1]
+            s0 = uint256_addmod(s0, uint256_addmod(uint256_mulmod(a0, b0, P), uint256_mulmod(7, uint256_mulmod(a1, b1, P), P), P), P)
+            s1 = uint256_addmod(s1, uint256_addmod(uint256_mulmod(a0, b1, P), uint256_mulmod(a1, b0, P), P), P)
+        elif op == 4:
+            x0 = mc[2 * a]
+            x1 = mc[2 * a + 1]
+        elif op == 5:
+            x0 = mn[2 * a]
+            x1 = mn[2 * a + 1]
+        elif op == 6:
+            x0 = ac[2 * a]
+            x1 = ac[2 * a + 1]
+        elif op == 7:
+            x0 = an[2 * a]
+            x1 = an[2 * a + 1]
+        elif op == 8:
+            x0 = per[2 * a]
+            x1 = per[2 * a + 1]
+        elif op == 9:
+            x0 = pub[a]
+        elif op == 10:
+            x0 = ch[2 * a]
+            x1 = ch[2 * a + 1]
+        elif op == 11:
+            x0 = CONSTS[a]
+        else:
+            x0 = (P - r0[a]) % P
+            x1 = (P - r1[a]) % P
+        r0[i] = x0
+        r1[i] = x1
     return s0, s1

@@ -66,42 +66,29 @@ interface IChunk:
     ) -> (uint256, uint256): view
 
 
-CHUNKS: public(immutable(DynArray[address, 32]))
-PERIODIC_COEFFICIENTS: public(immutable(DynArray[uint256, 256]))
-PERIODIC_LENGTHS: public(immutable(DynArray[uint256, 32]))
+interface IPeriodic:
+    def evaluate(z0: uint256, z1: uint256, n: uint256) -> DynArray[uint256, FRAME_PERIODIC]: view
+
+
+CHUNKS: public(immutable(DynArray[address, 64]))
+PERIODICS: public(immutable(DynArray[address, 64]))
 
 
 @deploy
-def __init__(
-    _chunks: DynArray[address, 32],
-    _coefficients: DynArray[uint256, 256],
-    _lengths: DynArray[uint256, 32],
-):
+def __init__(_chunks: DynArray[address, 64], _periodics: DynArray[address, 64]):
     CHUNKS = _chunks
-    PERIODIC_COEFFICIENTS = _coefficients
-    PERIODIC_LENGTHS = _lengths
+    PERIODICS = _periodics
 
 
 @internal
 @view
 def _periodic_at(z0: uint256, z1: uint256, n: uint256) -> DynArray[uint256, FRAME_PERIODIC]:
-    # column c is q_c(z^(n/k_c)), its coefficients stored flat in PERIODIC_COEFFICIENTS
+    # the periodic-column contracts return their columns' values in column order
     out: DynArray[uint256, FRAME_PERIODIC] = []
-    base: uint256 = 0
-    for k: uint256 in PERIODIC_LENGTHS:
-        p0: uint256 = 0
-        p1: uint256 = 0
-        p0, p1 = self._epow2(z0, z1, n // k)
-        a0: uint256 = 0
-        a1: uint256 = 0
-        for i: uint256 in range(256):
-            if i >= k:
-                break
-            a0, a1 = self._emul(a0, a1, p0, p1)
-            a0 = uint256_addmod(a0, PERIODIC_COEFFICIENTS[base + k - 1 - i], P)
-        out.append(a0)
-        out.append(a1)
-        base += k
+    for group: address in PERIODICS:
+        values: DynArray[uint256, FRAME_PERIODIC] = staticcall IPeriodic(group).evaluate(z0, z1, n)
+        for v: uint256 in values:
+            out.append(v)
     return out
 
 
