@@ -34,6 +34,15 @@ def demo(seconds: float = 20.0, seed: int = 7) -> None:
     run_demo(seconds=seconds, seed=seed)
 
 
+@app.command("main")
+def main_job(batches: int = 2, seed: int = 7) -> None:
+    """Run the main job: a session proven batch by batch and settled on an embedded L1."""
+    from starkperp.sim.main_job import run_main_job
+
+    if not run_main_job(n_batches=batches, seed=seed).is_all_settled:
+        raise typer.Exit(code=1)
+
+
 @app.command()
 def node(
     db: str = typer.Option("starkperp-node.sqlite", help="SQLite path or postgresql:// DSN."),
