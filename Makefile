@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/starkperp demo
+	$(BIN)/starkperp demo --seconds 10
+	$(BIN)/starkperp main
 
 test: $(STAMP)
 	$(BIN)/pytest -q -n 2 --dist loadfile
