@@ -33,27 +33,9 @@ from starkperp.stark.prover import prove  # noqa: E402
 BTC_PRICE = 30_000 * 10**6 * 2**32 // 10**10
 
 
-def build_batch(trades: int, config_name: str, depth: int | None):
-    """Return (previous state, executed batch) for ``trades`` taker-vs-maker trades."""
-    config = get_preset(config_name, verify_signatures=False)
-    if depth is not None:
-        from dataclasses import replace
-
-        config = replace(config, positions_depth=depth)
-    prices = [BTC_PRICE] + [2**32] * (config.n_assets - 1)
-    state = RollupState.genesis(config, prices=prices)
-    n_makers, n_takers = 3, max(1, trades)
-    deposits = [
-        Deposit(
-            position_id=PositionId(10 + i),
-            public_key=PublicKey(1000 + i),
-            amount=Collateral(10**12),
-        )
-        for i in range(n_makers + n_takers)
-    ]
-    state = execute_batch(state, deposits, 0).state
-    asset = config.asset_ids[0]
-    txs = []
+def compute_trade_mix(asset: int, trades: int, n_makers: int) -> list[Trade]:
+    """Return the realistic mix: each trade puts a fresh taker against one of a few makers."""
+    txs: list[Trade] = []
     for t in range(trades):
         maker, taker = 10 + t % n_makers, 10 + n_makers + t
         size = 10**7 * (1 + t % 5)
@@ -77,6 +59,30 @@ def build_batch(trades: int, config_name: str, depth: int | None):
                 actual_synthetic=size,
             )  # fmt: skip
         )
+    return txs
+
+
+def build_batch(trades: int, config_name: str, depth: int | None):
+    """Return (previous state, executed batch) for ``trades`` taker-vs-maker trades."""
+    config = get_preset(config_name, verify_signatures=False)
+    if depth is not None:
+        from dataclasses import replace
+
+        config = replace(config, positions_depth=depth)
+    prices = [BTC_PRICE] + [2**32] * (config.n_assets - 1)
+    state = RollupState.genesis(config, prices=prices)
+    n_makers, n_takers = 3, max(1, trades)
+    deposits = [
+        Deposit(
+            position_id=PositionId(10 + i),
+            public_key=PublicKey(1000 + i),
+            amount=Collateral(10**12),
+        )
+        for i in range(n_makers + n_takers)
+    ]
+    state = execute_batch(state, deposits, 0).state
+    asset = config.asset_ids[0]
+    txs = compute_trade_mix(asset, trades, n_makers)
     return state, execute_batch(state, txs, 1)
 
 

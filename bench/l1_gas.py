@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from eth_account import Account  # noqa: E402
 
-from batch_proof import BTC_PRICE  # noqa: E402
+from batch_proof import BTC_PRICE, compute_trade_mix  # noqa: E402
 from starkperp.l1.client import (  # noqa: E402
     L1Client,
     encode_rollup_data,
@@ -58,7 +58,7 @@ from starkperp.rollup.batch import BatchResult, execute_batch  # noqa: E402
 from starkperp.rollup.config import get_preset  # noqa: E402
 from starkperp.rollup.quantities import Collateral, PositionId, PublicKey  # noqa: E402
 from starkperp.rollup.state import RollupState  # noqa: E402
-from starkperp.rollup.transactions import Deposit, LimitOrder, Trade  # noqa: E402
+from starkperp.rollup.transactions import Deposit  # noqa: E402
 from starkperp.stark.options import PRESETS  # noqa: E402
 from starkperp.stark.prover import prove  # noqa: E402
 
@@ -95,30 +95,7 @@ def build_trades(trades: int, depth: int) -> tuple[RollupState, BatchResult]:
     ]
     state = execute_batch(state, deposits, 0).state
     asset = config.asset_ids[0]
-    txs: list[Trade] = []
-    for t in range(trades):
-        maker, taker = 10 + t % n_makers, 10 + n_makers + t
-        size = 10**7 * (1 + t % 5)
-        coll = size * 30_000 * 10**6 // 10**10
-        fee = coll // 500
-
-        def order(pid: int, buy: bool, nonce: int, size=size, coll=coll, fee=fee) -> LimitOrder:
-            return LimitOrder(
-                position_id=PositionId(pid), public_key=PublicKey(1000 + pid - 10),
-                asset_id_synthetic=asset, amount_synthetic=size, amount_collateral=coll,
-                amount_fee=fee, is_buying_synthetic=buy, nonce=nonce, expiration_hours=10**6,
-            )  # fmt: skip
-
-        txs.append(
-            Trade(
-                party_a_order=order(taker, t % 2 == 0, t),
-                party_b_order=order(maker, t % 2 == 1, 10**6 + t),
-                actual_a_fee=fee,
-                actual_b_fee=fee // 4,
-                actual_collateral=coll,
-                actual_synthetic=size,
-            )  # fmt: skip
-        )
+    txs = compute_trade_mix(asset, trades, n_makers)
     # The contract expects batch id 0 first; the trades alone form that batch here.
     return state, execute_batch(state, txs, 0)
 
