@@ -33,9 +33,10 @@ import decimal
 import functools
 import hashlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import NewType
+from typing import NewType, TypedDict, Unpack
 
 from eth_hash.auto import keccak
 from fast_stark_crypto import rs_compute_pedersen_hash
@@ -63,6 +64,10 @@ __all__ = [
     "ORDER_SIGNATURE_EXPIRATION_BUFFER_HOURS",
     "SYNTHETIC_ASSETS",
     "AssetId",
+    "HumanConditionalTransferFields",
+    "HumanOrderFields",
+    "HumanTransferFields",
+    "HumanWithdrawalFields",
     "StarkwareConditionalTransfer",
     "StarkwareOrder",
     "StarkwareTransfer",
@@ -221,6 +226,49 @@ class StarkwareConditionalTransfer:
     quantums_amount: int
     nonce: int
     expiration_epoch_hours: int
+
+
+class HumanOrderFields(TypedDict):
+    """The human fields of a dYdX v3 order, as the API edge and ``dydx3`` name them."""
+
+    network_id: int
+    market: str
+    side: Side | str
+    position_id: int
+    human_size: str | Decimal
+    human_price: str | Decimal
+    human_limit_fee: str | Decimal
+    client_id: str
+    expiration_epoch_seconds: int | Decimal
+
+
+class HumanWithdrawalFields(TypedDict):
+    """The human fields of a dYdX v3 withdrawal."""
+
+    network_id: int
+    position_id: int
+    human_amount: str | Decimal
+    client_id: str
+    expiration_epoch_seconds: int | Decimal
+
+
+class HumanTransferFields(TypedDict):
+    """The human fields of a dYdX v3 transfer."""
+
+    network_id: int
+    sender_position_id: int
+    receiver_position_id: int
+    receiver_public_key: int
+    human_amount: str | Decimal
+    client_id: str
+    expiration_epoch_seconds: int | Decimal
+
+
+class HumanConditionalTransferFields(HumanTransferFields):
+    """A transfer that settles only once the L1 fact (an ERC-20 transfer) is registered."""
+
+    fact_registry_address: str
+    fact: bytes
 
 
 # --- Lookups and human-value conversion (the API edge). ---
@@ -421,89 +469,29 @@ def compute_starkware_order_hash(order: StarkwareOrder) -> FieldElement:
     return pedersen_hash(pedersen_hash(assets_hash, part_1), part_2)
 
 
-def compute_order_hash(
-    *,
-    position_id: int,
-    market: str,
-    side: Side | str,
-    human_size: str | Decimal,
-    human_price: str | Decimal,
-    human_limit_fee: str | Decimal,
-    client_id: str,
-    expiration_epoch_seconds: int | Decimal,
-    network_id: int,
-) -> FieldElement:
+def compute_order_hash(**fields: Unpack[HumanOrderFields]) -> FieldElement:
     """Return the hash dydx3's ``SignableOrder`` signs for these human order fields."""
-    return compute_starkware_order_hash(
-        compute_starkware_order(
-            network_id=network_id,
-            market=market,
-            side=side,
-            position_id=position_id,
-            human_size=human_size,
-            human_price=human_price,
-            human_limit_fee=human_limit_fee,
-            client_id=client_id,
-            expiration_epoch_seconds=expiration_epoch_seconds,
-        )
-    )
+    return compute_starkware_order_hash(compute_starkware_order(**fields))
 
 
-def sign_order(
-    *,
-    position_id: int,
-    market: str,
-    side: Side | str,
-    human_size: str | Decimal,
-    human_price: str | Decimal,
-    human_limit_fee: str | Decimal,
-    client_id: str,
-    expiration_epoch_seconds: int | Decimal,
-    network_id: int,
-    private_key: StarkPrivateKey,
-) -> Signature:
+def sign_order(*, private_key: StarkPrivateKey, **fields: Unpack[HumanOrderFields]) -> Signature:
     """Sign a human dYdX v3 order as ``dydx-v3-python`` does (same bytes)."""
-    msg_hash = compute_order_hash(
-        position_id=position_id,
-        market=market,
-        side=side,
-        human_size=human_size,
-        human_price=human_price,
-        human_limit_fee=human_limit_fee,
-        client_id=client_id,
-        expiration_epoch_seconds=expiration_epoch_seconds,
-        network_id=network_id,
-    )
-    return sign(msg_hash, private_key)
+    return sign(compute_order_hash(**fields), private_key)
 
 
 def verify_order_fields(
-    *,
-    position_id: int,
-    market: str,
-    side: Side | str,
-    human_size: str | Decimal,
-    human_price: str | Decimal,
-    human_limit_fee: str | Decimal,
-    client_id: str,
-    expiration_epoch_seconds: int | Decimal,
-    network_id: int,
-    signature: Signature,
-    public_key: StarkPublicKey,
+    *, signature: Signature, public_key: StarkPublicKey, **fields: Unpack[HumanOrderFields]
 ) -> bool:
     """Tell whether ``signature`` signs these human order fields; malformed fields give False."""
+    return _verify_hash_of(lambda: compute_order_hash(**fields), signature, public_key)
+
+
+def _verify_hash_of(
+    compute_hash: Callable[[], FieldElement], signature: Signature, public_key: StarkPublicKey
+) -> bool:
+    """Verify ``signature`` over ``compute_hash()``; a message that cannot be hashed gives False."""
     try:
-        msg_hash = compute_order_hash(
-            position_id=position_id,
-            market=market,
-            side=side,
-            human_size=human_size,
-            human_price=human_price,
-            human_limit_fee=human_limit_fee,
-            client_id=client_id,
-            expiration_epoch_seconds=expiration_epoch_seconds,
-            network_id=network_id,
-        )
+        msg_hash = compute_hash()
     except ExchangeError:
         return False
     return verify(msg_hash, signature, public_key)
@@ -663,12 +651,12 @@ def verify_order(
     """
     if order.signature is None:
         return False
-    try:
-        msg_hash = compute_exchange_order_hash(order, market_config, network_id=network_id)
-    except ExchangeError:
-        return False
     signature = Signature(r=FieldElement(order.signature.r), s=FieldElement(order.signature.s))
-    return verify(msg_hash, signature, StarkPublicKey(public_key))
+    return _verify_hash_of(
+        lambda: compute_exchange_order_hash(order, market_config, network_id=network_id),
+        signature,
+        StarkPublicKey(public_key),
+    )
 
 
 # --- Withdrawals, transfers and conditional transfers (collateral only, no fee). ---
@@ -695,68 +683,33 @@ def _collateral_quantums(human_amount: str | Decimal) -> int:
     return _to_quantums(amount, COLLATERAL_RESOLUTION, _CTX_EXACT, "amount")
 
 
-def compute_withdrawal_hash(
-    *,
-    network_id: int,
-    position_id: int,
-    human_amount: str | Decimal,
-    client_id: str,
-    expiration_epoch_seconds: int | Decimal,
-) -> FieldElement:
+def compute_withdrawal_hash(**fields: Unpack[HumanWithdrawalFields]) -> FieldElement:
     """Return the hash dydx3's ``SignableWithdrawal`` signs (no expiration buffer)."""
     return compute_starkware_withdrawal_hash(
         StarkwareWithdrawal(
-            asset_id_collateral=get_collateral_asset_id(network_id),
-            position_id=_require_int(position_id, "position id"),
-            quantums_amount=_collateral_quantums(human_amount),
-            nonce=nonce_from_client_id(client_id),
-            expiration_epoch_hours=compute_expiration_epoch_hours(expiration_epoch_seconds),
+            asset_id_collateral=get_collateral_asset_id(fields["network_id"]),
+            position_id=_require_int(fields["position_id"], "position id"),
+            quantums_amount=_collateral_quantums(fields["human_amount"]),
+            nonce=nonce_from_client_id(fields["client_id"]),
+            expiration_epoch_hours=compute_expiration_epoch_hours(
+                fields["expiration_epoch_seconds"]
+            ),
         )
     )
 
 
 def sign_withdrawal(
-    *,
-    network_id: int,
-    position_id: int,
-    human_amount: str | Decimal,
-    client_id: str,
-    expiration_epoch_seconds: int | Decimal,
-    private_key: StarkPrivateKey,
+    *, private_key: StarkPrivateKey, **fields: Unpack[HumanWithdrawalFields]
 ) -> Signature:
     """Sign a withdrawal as dydx3 does."""
-    msg_hash = compute_withdrawal_hash(
-        network_id=network_id,
-        position_id=position_id,
-        human_amount=human_amount,
-        client_id=client_id,
-        expiration_epoch_seconds=expiration_epoch_seconds,
-    )
-    return sign(msg_hash, private_key)
+    return sign(compute_withdrawal_hash(**fields), private_key)
 
 
 def verify_withdrawal(
-    *,
-    network_id: int,
-    position_id: int,
-    human_amount: str | Decimal,
-    client_id: str,
-    expiration_epoch_seconds: int | Decimal,
-    signature: Signature,
-    public_key: StarkPublicKey,
+    *, signature: Signature, public_key: StarkPublicKey, **fields: Unpack[HumanWithdrawalFields]
 ) -> bool:
     """Tell whether ``signature`` signs this withdrawal; malformed fields give False."""
-    try:
-        msg_hash = compute_withdrawal_hash(
-            network_id=network_id,
-            position_id=position_id,
-            human_amount=human_amount,
-            client_id=client_id,
-            expiration_epoch_seconds=expiration_epoch_seconds,
-        )
-    except ExchangeError:
-        return False
-    return verify(msg_hash, signature, public_key)
+    return _verify_hash_of(lambda: compute_withdrawal_hash(**fields), signature, public_key)
 
 
 def _transfer_parts(
@@ -804,80 +757,37 @@ def compute_starkware_transfer_hash(transfer: StarkwareTransfer) -> FieldElement
     return pedersen_hash(pedersen_hash(part_1, positions), amounts)
 
 
-def compute_transfer_hash(
-    *,
-    network_id: int,
-    sender_position_id: int,
-    receiver_position_id: int,
-    receiver_public_key: int,
-    human_amount: str | Decimal,
-    client_id: str,
-    expiration_epoch_seconds: int | Decimal,
-) -> FieldElement:
+def compute_transfer_hash(**fields: Unpack[HumanTransferFields]) -> FieldElement:
     """Return the hash dydx3's ``SignableTransfer`` signs."""
     return compute_starkware_transfer_hash(
         StarkwareTransfer(
-            asset_id_collateral=get_collateral_asset_id(network_id),
-            sender_position_id=_require_int(sender_position_id, "sender position id"),
-            receiver_position_id=_require_int(receiver_position_id, "receiver position id"),
-            receiver_public_key=_require_int(receiver_public_key, "receiver public key"),
-            quantums_amount=_collateral_quantums(human_amount),
-            nonce=nonce_from_client_id(client_id),
-            expiration_epoch_hours=compute_expiration_epoch_hours(expiration_epoch_seconds),
+            asset_id_collateral=get_collateral_asset_id(fields["network_id"]),
+            sender_position_id=_require_int(fields["sender_position_id"], "sender position id"),
+            receiver_position_id=_require_int(
+                fields["receiver_position_id"], "receiver position id"
+            ),
+            receiver_public_key=_require_int(fields["receiver_public_key"], "receiver public key"),
+            quantums_amount=_collateral_quantums(fields["human_amount"]),
+            nonce=nonce_from_client_id(fields["client_id"]),
+            expiration_epoch_hours=compute_expiration_epoch_hours(
+                fields["expiration_epoch_seconds"]
+            ),
         )
     )
 
 
 def sign_transfer(
-    *,
-    network_id: int,
-    sender_position_id: int,
-    receiver_position_id: int,
-    receiver_public_key: int,
-    human_amount: str | Decimal,
-    client_id: str,
-    expiration_epoch_seconds: int | Decimal,
-    private_key: StarkPrivateKey,
+    *, private_key: StarkPrivateKey, **fields: Unpack[HumanTransferFields]
 ) -> Signature:
     """Sign a transfer as dydx3 does."""
-    msg_hash = compute_transfer_hash(
-        network_id=network_id,
-        sender_position_id=sender_position_id,
-        receiver_position_id=receiver_position_id,
-        receiver_public_key=receiver_public_key,
-        human_amount=human_amount,
-        client_id=client_id,
-        expiration_epoch_seconds=expiration_epoch_seconds,
-    )
-    return sign(msg_hash, private_key)
+    return sign(compute_transfer_hash(**fields), private_key)
 
 
 def verify_transfer(
-    *,
-    network_id: int,
-    sender_position_id: int,
-    receiver_position_id: int,
-    receiver_public_key: int,
-    human_amount: str | Decimal,
-    client_id: str,
-    expiration_epoch_seconds: int | Decimal,
-    signature: Signature,
-    public_key: StarkPublicKey,
+    *, signature: Signature, public_key: StarkPublicKey, **fields: Unpack[HumanTransferFields]
 ) -> bool:
     """Tell whether ``signature`` signs this transfer; malformed fields give False."""
-    try:
-        msg_hash = compute_transfer_hash(
-            network_id=network_id,
-            sender_position_id=sender_position_id,
-            receiver_position_id=receiver_position_id,
-            receiver_public_key=receiver_public_key,
-            human_amount=human_amount,
-            client_id=client_id,
-            expiration_epoch_seconds=expiration_epoch_seconds,
-        )
-    except ExchangeError:
-        return False
-    return verify(msg_hash, signature, public_key)
+    return _verify_hash_of(lambda: compute_transfer_hash(**fields), signature, public_key)
 
 
 def _address_bytes(address: str) -> bytes:
@@ -948,87 +858,41 @@ def compute_starkware_conditional_transfer_hash(
 
 
 def compute_conditional_transfer_hash(
-    *,
-    network_id: int,
-    sender_position_id: int,
-    receiver_position_id: int,
-    receiver_public_key: int,
-    fact_registry_address: str,
-    fact: bytes,
-    human_amount: str | Decimal,
-    client_id: str,
-    expiration_epoch_seconds: int | Decimal,
+    **fields: Unpack[HumanConditionalTransferFields],
 ) -> FieldElement:
     """Return the hash dydx3's ``SignableConditionalTransfer`` signs."""
     return compute_starkware_conditional_transfer_hash(
         StarkwareConditionalTransfer(
-            asset_id_collateral=get_collateral_asset_id(network_id),
-            sender_position_id=_require_int(sender_position_id, "sender position id"),
-            receiver_position_id=_require_int(receiver_position_id, "receiver position id"),
-            receiver_public_key=_require_int(receiver_public_key, "receiver public key"),
-            condition=compute_fact_condition(fact_registry_address, fact),
-            quantums_amount=_collateral_quantums(human_amount),
-            nonce=nonce_from_client_id(client_id),
-            expiration_epoch_hours=compute_expiration_epoch_hours(expiration_epoch_seconds),
+            asset_id_collateral=get_collateral_asset_id(fields["network_id"]),
+            sender_position_id=_require_int(fields["sender_position_id"], "sender position id"),
+            receiver_position_id=_require_int(
+                fields["receiver_position_id"], "receiver position id"
+            ),
+            receiver_public_key=_require_int(fields["receiver_public_key"], "receiver public key"),
+            condition=compute_fact_condition(fields["fact_registry_address"], fields["fact"]),
+            quantums_amount=_collateral_quantums(fields["human_amount"]),
+            nonce=nonce_from_client_id(fields["client_id"]),
+            expiration_epoch_hours=compute_expiration_epoch_hours(
+                fields["expiration_epoch_seconds"]
+            ),
         )
     )
 
 
 def sign_conditional_transfer(
-    *,
-    network_id: int,
-    sender_position_id: int,
-    receiver_position_id: int,
-    receiver_public_key: int,
-    fact_registry_address: str,
-    fact: bytes,
-    human_amount: str | Decimal,
-    client_id: str,
-    expiration_epoch_seconds: int | Decimal,
-    private_key: StarkPrivateKey,
+    *, private_key: StarkPrivateKey, **fields: Unpack[HumanConditionalTransferFields]
 ) -> Signature:
     """Sign a conditional transfer as dydx3 does."""
-    msg_hash = compute_conditional_transfer_hash(
-        network_id=network_id,
-        sender_position_id=sender_position_id,
-        receiver_position_id=receiver_position_id,
-        receiver_public_key=receiver_public_key,
-        fact_registry_address=fact_registry_address,
-        fact=fact,
-        human_amount=human_amount,
-        client_id=client_id,
-        expiration_epoch_seconds=expiration_epoch_seconds,
-    )
-    return sign(msg_hash, private_key)
+    return sign(compute_conditional_transfer_hash(**fields), private_key)
 
 
 def verify_conditional_transfer(
     *,
-    network_id: int,
-    sender_position_id: int,
-    receiver_position_id: int,
-    receiver_public_key: int,
-    fact_registry_address: str,
-    fact: bytes,
-    human_amount: str | Decimal,
-    client_id: str,
-    expiration_epoch_seconds: int | Decimal,
     signature: Signature,
     public_key: StarkPublicKey,
+    **fields: Unpack[HumanConditionalTransferFields],
 ) -> bool:
     """Tell whether ``signature`` signs this conditional transfer; malformed fields give False."""
-    try:
-        msg_hash = compute_conditional_transfer_hash(
-            network_id=network_id,
-            sender_position_id=sender_position_id,
-            receiver_position_id=receiver_position_id,
-            receiver_public_key=receiver_public_key,
-            fact_registry_address=fact_registry_address,
-            fact=fact,
-            human_amount=human_amount,
-            client_id=client_id,
-            expiration_epoch_seconds=expiration_epoch_seconds,
-        )
-    except ExchangeError:
-        return False
-    return verify(msg_hash, signature, public_key)
+    return _verify_hash_of(
+        lambda: compute_conditional_transfer_hash(**fields), signature, public_key
+    )
