@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from typing import Any, NewType
+from typing import Any, NewType, TypedDict, Unpack
 
 from eth_account import Account
 from eth_account.messages import encode_typed_data
@@ -39,6 +39,7 @@ from starkperp.crypto.stark_curve import (
 )
 
 __all__ = [
+    "EthPrivateActionFields",
     "NETWORK_ID_GOERLI",
     "NETWORK_ID_MAINNET",
     "NETWORK_ID_ROPSTEN",
@@ -142,9 +143,17 @@ def get_onboarding_typed_data(*, network_id: int, action: str) -> dict[str, Any]
     return _typed_data(network_id, struct, message)
 
 
-def get_eth_private_action_typed_data(
-    *, network_id: int, method: str, request_path: str, body: str, timestamp: str
-) -> dict[str, Any]:
+class EthPrivateActionFields(TypedDict):
+    """What an API-key request signs: dydx3's ``EthPrivateAction`` fields."""
+
+    network_id: int
+    method: str
+    request_path: str
+    body: str
+    timestamp: str
+
+
+def get_eth_private_action_typed_data(**fields: Unpack[EthPrivateActionFields]) -> dict[str, Any]:
     """Return the EIP-712 message that authorizes an API-key request (create/delete keys)."""
     struct = [
         {"type": "string", "name": "method"},
@@ -152,8 +161,13 @@ def get_eth_private_action_typed_data(
         {"type": "string", "name": "body"},
         {"type": "string", "name": "timestamp"},
     ]
-    message = {"method": method, "requestPath": request_path, "body": body, "timestamp": timestamp}
-    return _typed_data(network_id, struct, message)
+    message = {
+        "method": fields["method"],
+        "requestPath": fields["request_path"],
+        "body": fields["body"],
+        "timestamp": fields["timestamp"],
+    }
+    return _typed_data(fields["network_id"], struct, message)
 
 
 def compute_typed_data_hash(typed_data: dict[str, Any]) -> bytes:
@@ -167,19 +181,9 @@ def compute_onboarding_hash(*, network_id: int, action: str) -> bytes:
     return compute_typed_data_hash(get_onboarding_typed_data(network_id=network_id, action=action))
 
 
-def compute_eth_private_action_hash(
-    *, network_id: int, method: str, request_path: str, body: str, timestamp: str
-) -> bytes:
+def compute_eth_private_action_hash(**fields: Unpack[EthPrivateActionFields]) -> bytes:
     """Return the EIP-712 digest of an Ethereum private (API-key) action."""
-    return compute_typed_data_hash(
-        get_eth_private_action_typed_data(
-            network_id=network_id,
-            method=method,
-            request_path=request_path,
-            body=body,
-            timestamp=timestamp,
-        )
-    )
+    return compute_typed_data_hash(get_eth_private_action_typed_data(**fields))
 
 
 def get_eth_address(eth_private_key: bytes | str) -> str:
@@ -203,22 +207,10 @@ def sign_onboarding_action(
 
 
 def sign_eth_private_action(
-    *,
-    eth_private_key: bytes | str,
-    network_id: int,
-    method: str,
-    request_path: str,
-    body: str,
-    timestamp: str,
+    *, eth_private_key: bytes | str, **fields: Unpack[EthPrivateActionFields]
 ) -> str:
     """Sign an API-key request as ``dydx3``'s ``SignEthPrivateAction`` does."""
-    typed = get_eth_private_action_typed_data(
-        network_id=network_id,
-        method=method,
-        request_path=request_path,
-        body=body,
-        timestamp=timestamp,
-    )
+    typed = get_eth_private_action_typed_data(**fields)
     return sign_typed_data(eth_private_key=eth_private_key, typed_data=typed)
 
 
@@ -271,22 +263,10 @@ def recover_onboarding_signer(
 
 
 def recover_eth_private_action_signer(
-    *,
-    typed_signature: str,
-    network_id: int,
-    method: str,
-    request_path: str,
-    body: str,
-    timestamp: str,
+    *, typed_signature: str, **fields: Unpack[EthPrivateActionFields]
 ) -> str:
     """Return the Ethereum address that signed an API-key request."""
-    digest = compute_eth_private_action_hash(
-        network_id=network_id,
-        method=method,
-        request_path=request_path,
-        body=body,
-        timestamp=timestamp,
-    )
+    digest = compute_eth_private_action_hash(**fields)
     return recover_typed_signature_signer(message_hash=digest, typed_signature=typed_signature)
 
 
