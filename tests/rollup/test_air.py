@@ -28,7 +28,12 @@ from starkperp.rollup.errors import Reason, RollupError, TransactionRejected
 from starkperp.rollup.hashing import Digest
 from starkperp.rollup.public_input import PublicInput
 from starkperp.rollup.quantities import FundingIndex, PublicKey, Timestamp
-from starkperp.rollup.state import SharedState, compute_order_leaf, compute_position_leaf
+from starkperp.rollup.state import (
+    OrderLeaf,
+    SharedState,
+    compute_order_leaf,
+    compute_position_leaf,
+)
 from starkperp.rollup.transactions import StateView, apply_transaction
 from starkperp.rollup.transactions.funding_tick import FundingIndexEntry, FundingTick
 from starkperp.stark.air import find_first_violation
@@ -241,7 +246,82 @@ def test_second_fill_proves(second_fill: BatchResult) -> None:
 def test_invalid_order_fill_reset(second_fill: BatchResult) -> None:
     """Replay protection: an order leaf's filled amount may never go down."""
     trace, pis = _forge_order(second_fill, filled=0)
-    _forced(trace, pis, "range.value[fill")
+    _forced(trace, pis, "range.order[fill")
+
+
+def test_invalid_fill_past_signed_amount(second_fill: BatchResult) -> None:
+    """Order leaf v2: the fill never passes the signed amount the leaf stores."""
+    steps = compute_batch_steps(second_fill.prev_state, second_fill.effects, squash=True)
+    order = next(s for s in steps if s.is_order)
+    assert order.new.filled == order.new.amount
+    trace, pis = _forge_order(second_fill, filled=order.new.amount + 1)
+    _forced(trace, pis, "range.order[slack")
+
+
+def test_invalid_signed_amount_raised(second_fill: BatchResult) -> None:
+    """An existing order leaf's limits are constant: no later batch may raise its size."""
+    steps = compute_batch_steps(second_fill.prev_state, second_fill.effects, squash=True)
+    order = next(s for s in steps if s.is_order)
+    trace, pis = _forge_order(second_fill, filled=order.new.amount + 1, amount=order.new.amount + 1)
+    _forced(trace, pis, "order.limit_constant[7]")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "constraint"),
+    [
+        ("amount_collateral", 1, "order.limit_constant[9]"),
+        ("amount_fee", 1, "order.limit_constant[11]"),
+        ("is_buying", None, "order.limit_constant[12]"),
+        ("expiration_hours", 1, "order.limit_constant[13]"),
+    ],
+)
+def test_invalid_signed_limit_changed(
+    second_fill: BatchResult, field: str, value: int | None, constraint: str
+) -> None:
+    steps = compute_batch_steps(second_fill.prev_state, second_fill.effects, squash=True)
+    order = next(s for s in steps if s.is_order)
+    new_value = (not order.new.is_buying) if value is None else getattr(order.new, field) + value
+    trace, pis = _forge_order(second_fill, **{field: new_value})
+    _forced(trace, pis, constraint)
+
+
+def test_invalid_fill_past_amount_at_creation(batch: BatchResult) -> None:
+    """A new order leaf may not start above the amount it records."""
+    steps = compute_batch_steps(batch.prev_state, batch.effects)
+    target = next(i for i, s in enumerate(steps) if s.is_order)
+
+    def overfill(i: int, s: StepWitness) -> StepWitness:
+        return replace(s, new=replace(s.new, amount=s.new.filled - 1)) if i == target else s
+
+    trace, pis = _forge(batch, overfill)
+    _forced(trace, pis, "range.order[slack")
+
+
+def test_invalid_order_side_not_binary(batch: BatchResult) -> None:
+    steps = compute_batch_steps(batch.prev_state, batch.effects)
+    target = next(i for i, s in enumerate(steps) if s.is_order)
+
+    def side(i: int, s: StepWitness) -> StepWitness:
+        return replace(s, new=replace(s.new, is_buying=2)) if i == target else s
+
+    trace, pis = _forge(batch, side)
+    _forced(trace, pis, "order.side_binary")
+
+
+def test_invalid_order_leaf_emptied() -> None:
+    """A used order leaf never returns to the empty leaf (its fill could start over)."""
+    state = STATE.copy()
+    state.set_order(5, OrderLeaf(message_hash=12345))  # used, with all-zero limits
+    a, _, c = TRADERS
+    result = execute_batch(state, [make_transfer(a, c, 5, 2)], 1)
+
+    def empty_it(i: int, s: StepWitness) -> StepWitness:
+        if not s.is_order:
+            return s
+        return replace(s, position_id=5, old=OrderLeaf(message_hash=12345), new=OrderLeaf())
+
+    trace, pis = _forge(result, empty_it)
+    _forced(trace, pis, "order.not_emptied")
 
 
 def test_invalid_order_hash_swapped(second_fill: BatchResult) -> None:
@@ -397,3 +477,20 @@ def test_invalid_funding_index_not_canonical(
 
     trace, pis = _forge(batch, borrow)
     _forced(trace, pis, "range.value[fund0.lo]")
+
+
+def test_invalid_order_at_wrong_key(second_fill: BatchResult) -> None:
+    """One message, one leaf: re-creating a filled order at another key (fill restarting
+    from zero) is rejected."""
+    steps = compute_batch_steps(second_fill.prev_state, second_fill.effects, squash=True)
+    target = next(i for i, s in enumerate(steps) if s.is_order)
+    moved = steps[target].position_id ^ 1
+
+    def elsewhere(i: int, s: StepWitness) -> StepWitness:
+        if i != target:
+            return s
+        fresh = replace(s.new, filled=s.new.filled - s.old.filled)
+        return replace(s, position_id=moved, old=OrderLeaf(), new=fresh)
+
+    trace, pis = _forge(second_fill, elsewhere, squash=True)
+    _forced(trace, pis, "order.key")

@@ -161,6 +161,41 @@ def test_partial_fills_accumulate(cfg, world) -> None:
     _reject(state, [half, half, half], Reason.ORDER_OVERFILLED)
 
 
+def test_invalid_trade_amount_beyond_provable_bound(cfg, world) -> None:
+    """Order leaf v2 stores the signed amount; the AIR proves fills against it below 2^62."""
+    state, (a, b, *_) = world
+    t = make_trade(
+        a, b, asset_id=cfg.asset_ids[0], amount_synthetic=2**62, amount_collateral=2**62, nonce=7
+    )
+    small = replace(
+        t,
+        actual_synthetic=Quantity(10),
+        actual_collateral=Collateral(10),
+        actual_a_fee=Collateral(0),
+        actual_b_fee=Collateral(0),
+    )
+    _reject(state, [small], Reason.AMOUNT_OUT_OF_RANGE)
+
+
+def test_order_leaf_records_signed_limits(cfg, world) -> None:
+    state, (a, b, *_) = world
+    t = make_trade(
+        a,
+        b,
+        asset_id=cfg.asset_ids[0],
+        amount_synthetic=BTC,
+        amount_collateral=30_000 * USD,
+        nonce=8,
+    )
+    r = execute_batch(state, [t], 1)
+    leaves = [leaf for _, leaf in r.orders_diff]
+    assert sorted(leaf.is_buying for leaf in leaves) == [False, True]
+    for leaf in leaves:
+        assert leaf.filled == leaf.amount == BTC
+        assert leaf.amount_collateral == 30_000 * USD
+        assert leaf.expiration_hours > 0
+
+
 def test_invalid_trade_buyer_price_exceeded(cfg, world) -> None:
     state, (a, b, *_) = world
     t = make_trade(

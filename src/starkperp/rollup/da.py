@@ -45,7 +45,7 @@ __all__ = [
     "rebuild_state",
 ]
 
-DA_VERSION = 1
+DA_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -82,7 +82,10 @@ class DataAvailabilityPayload:
         out += len(self.orders).to_bytes(4, "big")
         for key, order in self.orders:
             out += key.to_bytes(8, "big") + order.message_hash.to_bytes(32, "big")
-            out += order.filled.to_bytes(8, "big")
+            for value in (order.filled, order.amount, order.amount_collateral, order.amount_fee):
+                out += value.to_bytes(8, "big")
+            out += int(order.is_buying).to_bytes(1, "big")
+            out += order.expiration_hours.to_bytes(4, "big")
         return bytes(out)
 
     def encode_audit(self) -> bytes:
@@ -174,7 +177,20 @@ def _decode_state(data: bytes, n_assets: int) -> tuple[int, GlobalState, list, l
         if k <= last:
             raise DataAvailabilityError(Reason.MALFORMED_PAYLOAD, "orders not sorted")
         last = k
-        orders.append((k, OrderLeaf(message_hash=r.take(32), filled=r.take(8))))
+        message_hash, filled, amount = r.take(32), r.take(8), r.take(8)
+        amount_collateral, amount_fee, side = r.take(8), r.take(8), r.take(1)
+        if side > 1:
+            raise DataAvailabilityError(Reason.MALFORMED_PAYLOAD, "bad order side")
+        order = OrderLeaf(
+            message_hash=message_hash,
+            filled=filled,
+            amount=amount,
+            amount_collateral=amount_collateral,
+            amount_fee=amount_fee,
+            is_buying=bool(side),
+            expiration_hours=r.take(4),
+        )
+        orders.append((k, order))
     if not r.done():
         raise DataAvailabilityError(Reason.MALFORMED_PAYLOAD, "trailing bytes")
     return batch_number, g, positions, orders

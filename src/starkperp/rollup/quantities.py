@@ -16,6 +16,7 @@ __all__ = [
     "BALANCE_UPPER_BOUND",
     "FXP_32_ONE",
     "NONCE_UPPER_BOUND",
+    "ORDER_AMOUNT_UPPER_BOUND",
     "PUBLIC_KEY_UPPER_BOUND",
     "AssetId",
     "Collateral",
@@ -47,6 +48,9 @@ BALANCE_UPPER_BOUND = 2**63
 BALANCE_LOWER_BOUND = -(2**63)
 AMOUNT_UPPER_BOUND = 2**64
 NONCE_UPPER_BOUND = 2**32
+ORDER_AMOUNT_UPPER_BOUND = 2**62
+"""A signed message's amount (the cap an order leaf stores) is below this: the batch AIR
+proves ``filled <= amount`` with 62-bit range checks (``docs/leaf-encoding.md``)."""
 PUBLIC_KEY_UPPER_BOUND = 2**252
 
 

@@ -65,7 +65,7 @@ __all__ = [
     "verify_proof",
 ]
 
-LEAF_ENCODING_VERSION = 1
+LEAF_ENCODING_VERSION = 2
 SHARED_STATE_VERSION = 1
 _LIMB = 2**32
 _KEY_LIMB_BITS = 63
@@ -141,10 +141,26 @@ class Position:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderLeaf:
-    """An order leaf: the signed message's hash and the amount filled so far."""
+    """An order leaf: the signed message's hash, its signed limits, the amount filled so far.
+
+    The limits (``amount``, ``amount_collateral``, ``amount_fee``, ``is_buying``,
+    ``expiration_hours``) are written when the leaf is created and never change; ``filled``
+    only grows and never passes ``amount``. A limit order stores its synthetic amount as
+    ``amount``; a withdrawal, transfer or forced trade stores its full amount (filled at once)
+    and zero collateral and fee limits.
+    """
 
     message_hash: int = 0
     filled: int = 0
+    amount: int = 0
+    amount_collateral: int = 0
+    amount_fee: int = 0
+    is_buying: bool = False
+    expiration_hours: int = 0
+
+    def has_same_limits(self, other: OrderLeaf) -> bool:
+        """Return whether ``other`` records the same signed message with the same limits."""
+        return replace(self, filled=0) == replace(other, filled=0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -164,7 +180,7 @@ class GlobalState:
 
 
 def compute_position_elements(position: Position) -> list[Felt]:
-    """Return the field elements of a position leaf (``docs/leaf-encoding.md``, v1)."""
+    """Return the field elements of a position leaf (``docs/leaf-encoding.md``, v1 layout)."""
     out: list[Felt] = list(split_public_key(position.public_key))
     out.extend(encode_signed(position.collateral))
     for a in position.assets:
@@ -178,10 +194,17 @@ def compute_position_leaf(position: Position) -> Digest:
     return hash_elements(compute_position_elements(position))
 
 
+def _encode_unsigned(x: int) -> tuple[Felt, Felt]:
+    assert 0 <= x < 2**64
+    return Felt(x >> 32), Felt(x & (_LIMB - 1))
+
+
 def compute_order_elements(order: OrderLeaf) -> list[Felt]:
-    """Return the field elements of an order leaf (``docs/leaf-encoding.md``, v1)."""
+    """Return the field elements of an order leaf (``docs/leaf-encoding.md``, v2)."""
     out: list[Felt] = list(split_public_key(order.message_hash))
-    out.extend((Felt(order.filled >> 32), Felt(order.filled & (_LIMB - 1))))
+    for value in (order.filled, order.amount, order.amount_collateral, order.amount_fee):
+        out.extend(_encode_unsigned(value))
+    out += [Felt(int(order.is_buying)), Felt(order.expiration_hours)]
     return out
 
 

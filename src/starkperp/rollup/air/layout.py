@@ -11,11 +11,13 @@ its path, hasher B over the new leaf and the same path.
 * cycles ``L .. L+d-1`` merge up the tree, one level each, the sibling shared by A and B;
 * the remaining cycles (at least one) are idle, so no check falls on a trace's last row.
 
-An **order step** (``is_order = 1``) updates the orders tree instead: one leaf cycle over the
-6 order-leaf elements, then ``orders_depth`` merge cycles. Step registers (step type, old and
-new leaf elements, emptiness flags, both trees' roots, the accumulators, the fill increase,
-the funding witnesses) are constant within a step. Range-check lanes decompose values bit by
-bit in 32-row windows.
+An **order step** (``is_order = 1``) updates the orders tree instead: two leaf cycles over the
+14 order-leaf elements (leaf encoding v2: hash, filled, signed limits), then ``orders_depth``
+merge cycles. Step registers (step type, old and new leaf elements, emptiness flags, both
+trees' roots, the accumulators, the fill increase and the fill's slack below the signed
+amount, the quotient of the message hash by the order key, the funding witnesses) are
+constant within a step; ``key_idx`` accumulates an order step's leaf index from its path bits. Range-check lanes decompose values
+bit by bit in 32-row windows; which values a step checks depends on its type.
 """
 
 from __future__ import annotations
@@ -25,7 +27,14 @@ from dataclasses import dataclass
 from starkperp.rollup.config import RollupConfig
 
 __all__ = [
+    "ORDER_AMOUNT",
+    "ORDER_COLLATERAL",
     "ORDER_ELEMS",
+    "ORDER_EXPIRY",
+    "ORDER_FEE",
+    "ORDER_FILLED",
+    "ORDER_LIMITS",
+    "ORDER_SIDE",
     "ORDER_LEAF_CYCLES",
     "FUNDING_RANGE_VALUES",
     "ORDER_RANGE_VALUES",
@@ -33,15 +42,23 @@ __all__ = [
     "VALUES_PER_TRACKED",
     "BatchAirLayout",
     "compute_layout",
+    "compute_n_position_range_values",
     "compute_n_range_values",
 ]
 
 RANGE_WINDOW = 32
 VALUES_PER_TRACKED = 4
-ORDER_RANGE_VALUES = 3
+ORDER_RANGE_VALUES = 21
 FUNDING_RANGE_VALUES = 2
-ORDER_ELEMS = 6
-ORDER_LEAF_CYCLES = 1
+ORDER_ELEMS = 14
+ORDER_LEAF_CYCLES = 2
+ORDER_FILLED = (4, 5)
+ORDER_AMOUNT = (6, 7)
+ORDER_COLLATERAL = (8, 9)
+ORDER_FEE = (10, 11)
+ORDER_SIDE = 12
+ORDER_EXPIRY = 13
+ORDER_LIMITS = tuple(range(6, ORDER_ELEMS))
 CYCLE = 8
 STATE_WIDTH = 12
 
@@ -58,6 +75,7 @@ class BatchAirLayout:
     depth: int
     orders_depth: int
     n_elems: int
+    n_regs: int
     n_leaf_cycles: int
     n_cycles: int
     step_rows: int
@@ -73,6 +91,11 @@ class BatchAirLayout:
     newroot_o: int
     fill_hi: int
     fill_lo: int
+    slack_hi: int
+    slack_lo: int
+    key_idx: int
+    quot_hi: int
+    quot_lo: int
     fund_w: int
     acc: int
     acc_after: int
@@ -108,8 +131,14 @@ class BatchAirLayout:
 
     @property
     def n_range_values(self) -> int:
-        """Return how many 32-bit values each step range-checks."""
+        """Return how many 32-bit range-check slots each step has (the larger of the two
+        step types' needs)."""
         return compute_n_range_values(self.n_assets)
+
+    @property
+    def n_position_range_values(self) -> int:
+        """Return how many 32-bit values a position step range-checks."""
+        return compute_n_position_range_values(self.n_assets)
 
     def funding_limbs(self, j: int) -> tuple[int, int]:
         """Return the (hi, lo) element indices of asset slot ``j``'s cached funding index."""
@@ -117,8 +146,8 @@ class BatchAirLayout:
 
     @property
     def funding_range_base(self) -> int:
-        """Return the index of the first funding-index range value (after the order's)."""
-        return VALUES_PER_TRACKED * self.n_tracked + ORDER_RANGE_VALUES
+        """Return the index of the first funding-index range value of a position step."""
+        return VALUES_PER_TRACKED * self.n_tracked
 
     def order_merge_rows(self) -> list[int]:
         """Return the merge-absorption rows of an order step (one leaf cycle)."""
@@ -135,19 +164,25 @@ class BatchAirLayout:
         return lane, RANGE_WINDOW * window + RANGE_WINDOW - 1
 
 
-def compute_n_range_values(n_assets: int) -> int:
-    """Return how many 32-bit values a step range-checks for ``n_assets`` synthetic slots.
+def compute_n_position_range_values(n_assets: int) -> int:
+    """Return how many 32-bit values a position step range-checks for ``n_assets`` slots.
 
-    Per tracked value (collateral, each balance) four; three for an order's fill increase;
-    two per slot for the new leaf's cached funding index limbs.
+    Per tracked value (collateral, each balance) four; two per slot for the new leaf's cached
+    funding index limbs.
     """
     n_tracked = 1 + n_assets
-    return VALUES_PER_TRACKED * n_tracked + ORDER_RANGE_VALUES + FUNDING_RANGE_VALUES * n_assets
+    return VALUES_PER_TRACKED * n_tracked + FUNDING_RANGE_VALUES * n_assets
+
+
+def compute_n_range_values(n_assets: int) -> int:
+    """Return how many range-check slots a step has: position and order steps share them."""
+    return max(compute_n_position_range_values(n_assets), ORDER_RANGE_VALUES)
 
 
 def compute_layout(config: RollupConfig) -> BatchAirLayout:
     """Return the layout for ``config`` (positions tree, its asset count and depth)."""
     n_elems = 6 + 4 * config.n_assets
+    n_regs = max(n_elems, ORDER_ELEMS)
     n_leaf = -(-n_elems // 8)
     depth = config.positions_depth
     n_cycles = _next_pow2(max(n_leaf + depth, ORDER_LEAF_CYCLES + config.orders_depth) + 1)
@@ -173,19 +208,25 @@ def compute_layout(config: RollupConfig) -> BatchAirLayout:
     newroot_o = take(4)
     fill_hi = take(1)
     fill_lo = take(1)
+    slack_hi = take(1)
+    slack_lo = take(1)
+    key_idx = take(1)
+    quot_hi = take(1)
+    quot_lo = take(1)
     fund_w = take(config.n_assets)
     acc = take(n_tracked)
     acc_after = take(n_tracked)
     empty_a = take(1)
     empty_b = take(1)
-    reg_a = take(n_elems)
-    reg_b = take(n_elems)
+    reg_a = take(n_regs)
+    reg_b = take(n_regs)
     lanes = take(2 * n_lanes)
     return BatchAirLayout(
         n_assets=config.n_assets,
         depth=depth,
         orders_depth=config.orders_depth,
         n_elems=n_elems,
+        n_regs=n_regs,
         n_leaf_cycles=n_leaf,
         n_cycles=n_cycles,
         step_rows=step_rows,
@@ -201,6 +242,11 @@ def compute_layout(config: RollupConfig) -> BatchAirLayout:
         newroot_o=newroot_o,
         fill_hi=fill_hi,
         fill_lo=fill_lo,
+        slack_hi=slack_hi,
+        slack_lo=slack_lo,
+        key_idx=key_idx,
+        quot_hi=quot_hi,
+        quot_lo=quot_lo,
         fund_w=fund_w,
         acc=acc,
         acc_after=acc_after,

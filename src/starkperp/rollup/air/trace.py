@@ -16,10 +16,21 @@ import numpy as np
 
 from starkperp.crypto import rpo
 from starkperp.field.goldilocks import Felt, P, vadd, vpow
-from starkperp.rollup.air.constraints import DIFF_BOUND_BITS, HALF, get_empty_elements
+from starkperp.rollup.air.constraints import (
+    DIFF_BOUND_BITS,
+    HALF,
+    ORDER_BOUND_BITS,
+    compute_quotient_bits,
+    get_empty_elements,
+)
 from starkperp.rollup.air.layout import (
     CYCLE,
+    ORDER_AMOUNT,
+    ORDER_COLLATERAL,
     ORDER_ELEMS,
+    ORDER_EXPIRY,
+    ORDER_FEE,
+    ORDER_FILLED,
     ORDER_LEAF_CYCLES,
     RANGE_WINDOW,
     VALUES_PER_TRACKED,
@@ -260,8 +271,51 @@ def _fill_lane(
 def _elements(lay: BatchAirLayout, leaf: Position | OrderLeaf) -> list[int]:
     if isinstance(leaf, OrderLeaf):
         out = [int(x) for x in compute_order_elements(leaf)]
-        return out + [0] * (lay.n_elems - len(out))
-    return [int(x) for x in compute_position_elements(leaf)]
+    else:
+        out = [int(x) for x in compute_position_elements(leaf)]
+    return out + [0] * (lay.n_regs - len(out))
+
+
+def _order_range_values(
+    lay: BatchAirLayout, old_e: list[int], new_e: list[int]
+) -> tuple[int, int, int, list[int]]:
+    """Return the fill increase, the slack below the amount, the hash quotient by the key and
+    the order step's range values (the order of ``compute_order_range_values``)."""
+    fh_, fl_ = ORDER_FILLED
+    filled_old = old_e[fh_] * 2**32 + old_e[fl_]
+    filled_new = new_e[fh_] * 2**32 + new_e[fl_]
+    amount = new_e[ORDER_AMOUNT[0]] * 2**32 + new_e[ORDER_AMOUNT[1]]
+    fill, slack = filled_new - filled_old, amount - filled_new
+    hi_bound = 2**32 - 2 ** (ORDER_BOUND_BITS - 32)
+    fill_hi, fill_lo = fill >> 32, fill & 0xFFFFFFFF
+    slack_hi, slack_lo = slack >> 32, slack & 0xFFFFFFFF
+    quotient = new_e[0] >> lay.orders_depth
+    q_hi, q_lo = quotient >> 32, quotient & 0xFFFFFFFF
+    q_hi_bits, q_lo_bits = compute_quotient_bits(lay.orders_depth)
+    values = [
+        new_e[fh_],
+        new_e[fl_],
+        new_e[fh_] + hi_bound,
+        fill_lo,
+        fill_hi,
+        fill_hi + 2**32 - 2**DIFF_BOUND_BITS,
+        slack_lo,
+        slack_hi,
+        slack_hi + hi_bound,
+        new_e[ORDER_AMOUNT[0]],
+        new_e[ORDER_AMOUNT[1]],
+        new_e[ORDER_AMOUNT[0]] + hi_bound,
+        new_e[ORDER_COLLATERAL[0]],
+        new_e[ORDER_COLLATERAL[1]],
+        new_e[ORDER_FEE[0]],
+        new_e[ORDER_FEE[1]],
+        new_e[ORDER_EXPIRY],
+        q_hi,
+        q_hi + 2**32 - 2**q_hi_bits,
+        q_lo,
+        q_lo + 2**32 - 2**q_lo_bits,
+    ]
+    return fill, slack, quotient, values
 
 
 def _hash_all(
@@ -322,7 +376,7 @@ def build_batch_trace(
     """
     n_rows = lay.step_rows * len(steps)
     trace = np.zeros((lay.width, n_rows), dtype=np.uint64)
-    empty = get_empty_elements(lay)
+    empty = get_empty_elements(lay) + [0] * (lay.n_regs - lay.n_elems)
     roots = {False: [int(x) for x in prev_positions_root], True: [int(x) for x in prev_orders_root]}
     acc = [0] * lay.n_tracked
     all_old = [_elements(lay, s.old) for s in steps]
@@ -353,19 +407,30 @@ def build_batch_trace(
             moved = 0 if step.is_order else diff
             trace[lay.acc + t, rows] = acc[t] % P
             trace[lay.acc_after + t, rows] = (acc[t] + moved) % P
+            acc[t] += moved
+            if step.is_order:
+                continue
             v2 = new_e[hi] - old_e[hi] + (1 << DIFF_BOUND_BITS)
             values = (new_e[hi], new_e[lo], v2, v2 + 2**32 - 2 ** (DIFF_BOUND_BITS + 1))
             for m, v in enumerate(values):
                 _fill_lane(trace, lay, base, VALUES_PER_TRACKED * t + m, v, strict)
-            acc[t] += moved
-        fill = (new_e[4] - old_e[4]) * 2**32 + (new_e[5] - old_e[5]) if step.is_order else 0
-        fill_hi, fill_lo = fill >> 32, fill & 0xFFFFFFFF
-        trace[lay.fill_hi, rows] = fill_hi % P
-        trace[lay.fill_lo, rows] = fill_lo
-        k0 = VALUES_PER_TRACKED * lay.n_tracked
-        for m, v in enumerate((fill_lo, fill_hi, fill_hi + 2**32 - 2**DIFF_BOUND_BITS)):
-            _fill_lane(trace, lay, base, k0 + m, v, strict)
+        if step.is_order:
+            fill, slack, quotient, order_values = _order_range_values(lay, old_e, new_e)
+            trace[lay.quot_hi, rows] = quotient >> 32
+            trace[lay.quot_lo, rows] = quotient & 0xFFFFFFFF
+            key_idx = 0
+            for h, row in enumerate(merge_rows):
+                key_idx += ((step.position_id >> h) & 1) << h
+                trace[lay.key_idx, base + row + 1 : base + lay.step_rows] = key_idx
+            trace[lay.fill_hi, rows] = (fill >> 32) % P
+            trace[lay.fill_lo, rows] = fill & 0xFFFFFFFF
+            trace[lay.slack_hi, rows] = (slack >> 32) % P
+            trace[lay.slack_lo, rows] = slack & 0xFFFFFFFF
+            for k, v in enumerate(order_values):
+                _fill_lane(trace, lay, base, k, v, strict)
         for j in range(lay.n_assets):
+            if step.is_order:
+                break
             f_hi, f_lo = lay.funding_limbs(j)
             k = lay.funding_range_base + 2 * j
             _fill_lane(trace, lay, base, k, new_e[f_hi], strict)
@@ -373,12 +438,12 @@ def build_batch_trace(
             bal_hi, bal_lo = lay.tracked_limbs(1 + j)
             balance = ((new_e[bal_hi] - HALF) * 2**32 + new_e[bal_lo]) % P
             index = ((new_e[f_hi] - HALF) * 2**32 + new_e[f_lo]) % P
-            w = index * pow(balance, P - 2, P) % P if balance and not step.is_order else 0
+            w = index * pow(balance, P - 2, P) % P if balance else 0
             trace[lay.fund_w + j, rows] = w
-        empty_here = [0] * lay.n_elems if step.is_order else empty
+        empty_here = [0] * lay.n_regs if step.is_order else empty
         trace[lay.empty_a, rows] = int(old_e == empty_here)
         trace[lay.empty_b, rows] = int(new_e == empty_here)
-        for e in range(lay.n_elems):
+        for e in range(lay.n_regs):
             trace[lay.reg_a + e, rows] = old_e[e]
             trace[lay.reg_b + e, rows] = new_e[e]
         roots[step.is_order] = new_root

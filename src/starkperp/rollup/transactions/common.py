@@ -9,7 +9,7 @@ effect only when the whole transaction succeeded, so a rejection changes nothing
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from starkperp.rollup.config import RollupConfig
 from starkperp.rollup.errors import Reason, TransactionRejected
@@ -18,6 +18,7 @@ from starkperp.rollup.position import PositionUpdate, compute_position_update
 from starkperp.rollup.quantities import (
     AMOUNT_UPPER_BOUND,
     NONCE_UPPER_BOUND,
+    ORDER_AMOUNT_UPPER_BOUND,
     OrderKey,
 )
 from starkperp.rollup.state import GlobalState, OrderLeaf, Position, StateReader
@@ -170,17 +171,39 @@ def validate_expiration(view: StateView, expiration_hours: int) -> None:
 
 
 def update_order_fulfillment(
-    view: StateView, message_hash: int, update_amount: int, full_amount: int
+    view: StateView,
+    message_hash: int,
+    update_amount: int,
+    full_amount: int,
+    *,
+    expiration_hours: int,
+    amount_collateral: int = 0,
+    amount_fee: int = 0,
+    is_buying: bool = False,
 ) -> None:
-    """Add ``update_amount`` to the message's filled amount; never past ``full_amount``."""
+    """Add ``update_amount`` to the message's filled amount; never past ``full_amount``.
+
+    The leaf records the message's signed limits (order leaf v2) when it is created; a leaf
+    that already holds another message, or the same hash with other limits, is refused.
+    """
+    if not 0 <= full_amount < ORDER_AMOUNT_UPPER_BOUND:
+        raise TransactionRejected(Reason.AMOUNT_OUT_OF_RANGE, "signed amount above 2^62")
     key = view.get_order_key(message_hash)
     before = view.get_order(key)
-    if before.message_hash not in (0, message_hash):
+    limits = OrderLeaf(
+        message_hash=message_hash,
+        amount=full_amount,
+        amount_collateral=amount_collateral,
+        amount_fee=amount_fee,
+        is_buying=is_buying,
+        expiration_hours=expiration_hours,
+    )
+    if before != OrderLeaf() and not before.has_same_limits(limits):
         raise TransactionRejected(Reason.ORDER_ID_COLLISION, f"order key {key}")
     filled = before.filled + update_amount
     if filled > full_amount:
         raise TransactionRejected(Reason.ORDER_OVERFILLED, f"{filled} > {full_amount}")
-    after = OrderLeaf(message_hash=message_hash, filled=filled)
+    after = replace(limits, filled=filled)
     view.orders[key] = after
     view.order_steps.append(OrderUpdate(key=key, before=before, after=after))
 

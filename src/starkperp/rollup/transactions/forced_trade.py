@@ -98,7 +98,15 @@ def _execute(view: StateView, tx: ForcedTrade) -> None:
             message_hash=message_hash, public_key=tx.public_key_b, signature=tx.signature_b
         )
     )
-    update_order_fulfillment(view, message_hash, tx.amount_synthetic, tx.amount_synthetic)
+    update_order_fulfillment(
+        view,
+        message_hash,
+        tx.amount_synthetic,
+        tx.amount_synthetic,
+        expiration_hours=tx.expiration_hours,
+        amount_collateral=tx.amount_collateral,
+        is_buying=not tx.is_party_a_buying_synthetic,
+    )
     sign = 1 if tx.is_party_a_buying_synthetic else -1
     for position_id, key, s in (
         (tx.position_a, tx.public_key_a, sign),

@@ -122,7 +122,16 @@ def execute_limit_order(
             message_hash=message_hash, public_key=order.public_key, signature=order.signature
         )
     )
-    update_order_fulfillment(view, message_hash, actual_synthetic, order.amount_synthetic)
+    update_order_fulfillment(
+        view,
+        message_hash,
+        actual_synthetic,
+        order.amount_synthetic,
+        expiration_hours=order.expiration_hours,
+        amount_collateral=order.amount_collateral,
+        amount_fee=order.amount_fee,
+        is_buying=order.is_buying_synthetic,
+    )
     if order.is_buying_synthetic:
         collateral_delta, synthetic_delta = -actual_collateral - actual_fee, actual_synthetic
     else:

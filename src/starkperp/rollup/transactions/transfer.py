@@ -74,7 +74,9 @@ def execute_transfer(view: StateView, tx: Transfer, message_hash: int) -> None:
             message_hash=message_hash, public_key=tx.sender_public_key, signature=tx.signature
         )
     )
-    update_order_fulfillment(view, message_hash, tx.amount, tx.amount)
+    update_order_fulfillment(
+        view, message_hash, tx.amount, tx.amount, expiration_hours=tx.expiration_hours
+    )
     update_position(
         view, tx.sender_position_id, public_key=tx.sender_public_key, collateral_delta=-tx.amount
     )

@@ -65,7 +65,9 @@ def apply_withdrawal(view: StateView, tx: Withdrawal) -> TxEffect:
     view.signed_messages.append(
         SignedMessage(message_hash=message_hash, public_key=tx.public_key, signature=tx.signature)
     )
-    update_order_fulfillment(view, message_hash, tx.amount, tx.amount)
+    update_order_fulfillment(
+        view, message_hash, tx.amount, tx.amount, expiration_hours=tx.expiration_hours
+    )
     update_position(view, tx.position_id, public_key=tx.public_key, collateral_delta=-tx.amount)
     settlement = WithdrawalSettlement(
         position_id=tx.position_id,
