@@ -1,7 +1,8 @@
 """The order book of one market: price levels in price-time priority.
 
-Each side keeps a dict ``price -> Level`` and a plain sorted list of level keys with the
-best level at the END of the list (the key is the price for bids and minus the price for
+Each side keeps a dict ``price -> Level`` and a plain sorted list of level keys
+(``bid_keys`` / ``ask_keys``, read-only outside this module) with the best level at the END
+of the list (the key is the price for bids and minus the price for
 asks), so reaching the best price is ``keys[-1]`` and a new level is one ``bisect.insort``
 (measured: with ~1,000 live levels and random level births and deaths this list is about
 3x faster than ``sortedcontainers.SortedList``; changes near the top are O(1) appends/pops).
@@ -105,34 +106,34 @@ class Level:
 class OrderBook:
     """Bids and asks of one market, never crossed, with a sequence number per change."""
 
-    __slots__ = ("market", "seq", "_bids", "_asks", "_bid_keys", "_ask_keys", "_deltas")
+    __slots__ = ("market", "seq", "_bids", "_asks", "bid_keys", "ask_keys", "_deltas")
 
     def __init__(self, market: MarketId, delta_history: int = 100_000) -> None:
         self.market = market
         self.seq = 0
         self._bids: dict[int, Level] = {}
         self._asks: dict[int, Level] = {}
-        self._bid_keys: list[int] = []
-        self._ask_keys: list[int] = []
+        self.bid_keys: list[int] = []
+        self.ask_keys: list[int] = []
         self._deltas: deque[tuple[int, bool, int, int]] = deque(maxlen=delta_history)
 
     # -- reads ------------------------------------------------------------------------
 
     def best_bid(self) -> Price | None:
         """Return the highest bid price, or None."""
-        return Price(self._bid_keys[-1]) if self._bid_keys else None
+        return Price(self.bid_keys[-1]) if self.bid_keys else None
 
     def best_ask(self) -> Price | None:
         """Return the lowest ask price, or None."""
-        return Price(-self._ask_keys[-1]) if self._ask_keys else None
+        return Price(-self.ask_keys[-1]) if self.ask_keys else None
 
     def is_crossed(self) -> bool:
         """Tell whether the best bid is at or above the best ask (must never be true)."""
-        return bool(self._bid_keys and self._ask_keys and self._bid_keys[-1] >= -self._ask_keys[-1])
+        return bool(self.bid_keys and self.ask_keys and self.bid_keys[-1] >= -self.ask_keys[-1])
 
     def peek_best(self, bids: bool) -> BookOrder | None:
         """Return the oldest live order at the best price of one side."""
-        keys = self._bid_keys if bids else self._ask_keys
+        keys = self.bid_keys if bids else self.ask_keys
         if not keys:
             return None
         levels = self._bids if bids else self._asks
@@ -146,7 +147,7 @@ class OrderBook:
 
     def iter_orders(self, bids: bool) -> Iterator[BookOrder]:
         """Yield live orders of one side in priority order (best price, then oldest)."""
-        keys = self._bid_keys if bids else self._ask_keys
+        keys = self.bid_keys if bids else self.ask_keys
         levels = self._bids if bids else self._asks
         for key in reversed(keys):
             for order in levels[key if bids else -key].queue:
@@ -155,7 +156,7 @@ class OrderBook:
 
     def iter_levels(self, bids: bool) -> Iterator[tuple[int, int]]:
         """Yield ``(price, size)`` per level of one side, best first."""
-        keys = self._bid_keys if bids else self._ask_keys
+        keys = self.bid_keys if bids else self.ask_keys
         levels = self._bids if bids else self._asks
         for key in reversed(keys):
             level = levels[key if bids else -key]
@@ -220,9 +221,9 @@ class OrderBook:
         """Rest ``order`` at the back of its price level (caller ensures it does not cross)."""
         price: int = order.price
         if order.is_buy:
-            levels, keys, key = self._bids, self._bid_keys, price
+            levels, keys, key = self._bids, self.bid_keys, price
         else:
-            levels, keys, key = self._asks, self._ask_keys, -price
+            levels, keys, key = self._asks, self.ask_keys, -price
         level = levels.get(price)
         if level is None:
             level = Level(price)
@@ -240,24 +241,24 @@ class OrderBook:
 
     def remove(self, order: BookOrder) -> None:
         """Take a resting order off the book (lazily)."""
-        self._take(order, order.remaining, True)
+        self.reduce(order, order.remaining)
 
     def reduce(self, order: BookOrder, quantity: int) -> None:
         """Take ``quantity`` off a resting order; remove it when nothing remains."""
-        self._take(order, quantity, quantity >= order.remaining)
-
-    def _take(self, order: BookOrder, quantity: int, removes: bool) -> None:
         price = order.price
-        levels = self._bids if order.is_buy else self._asks
+        is_buy = order.is_buy
+        levels = self._bids if is_buy else self._asks
         level = levels[price]
-        level.size -= quantity
-        if removes:
+        size = level.size - quantity
+        level.size = size
+        if quantity >= order.remaining:
             order.in_book = False
-            level.count -= 1
-            if level.count == 0:
+            count = level.count - 1
+            level.count = count
+            if count == 0:
                 del levels[price]
-                keys = self._bid_keys if order.is_buy else self._ask_keys
-                key = price if order.is_buy else -price
+                keys = self.bid_keys if is_buy else self.ask_keys
+                key = price if is_buy else -price
                 if keys[-1] == key:
                     keys.pop()
                 else:
@@ -266,5 +267,6 @@ class OrderBook:
                 queue = level.queue
                 while not queue[0].in_book:
                     queue.popleft()
-        self.seq += 1
-        self._deltas.append((self.seq, order.is_buy, price, level.size))
+        seq = self.seq + 1
+        self.seq = seq
+        self._deltas.append((seq, is_buy, price, size))

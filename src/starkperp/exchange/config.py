@@ -86,6 +86,10 @@ class ExchangeConfig:
     trade_history: int = 10_000
     """How many fills per market the exchange keeps for ``get_trades``."""
     book_delta_history: int = 100_000
+    order_history: int = 100_000
+    """How many finished (filled or canceled) orders ``Exchange.orders`` keeps; open and
+    untriggered orders are always kept. The oldest finished ones are forgotten first (the
+    node serves order history from its own tables); their client ids stay taken."""
 
     def __post_init__(self) -> None:
         if not self.markets:
@@ -101,6 +105,8 @@ class ExchangeConfig:
         for tier in self.fee_tiers:
             if not 0 <= tier.maker_fee <= tier.taker_fee < 10**6:
                 raise ValueError("need 0 <= maker fee <= taker fee < 100 %")
+        if self.order_history <= 0 or self.trade_history <= 0 or self.book_delta_history <= 0:
+            raise ValueError("history sizes must be positive")
         if self.funding_interval <= 0 or self.premium_sample_interval <= 0:
             raise ValueError("intervals must be positive")
         if self.oracle_signers and not 1 <= self.oracle_quorum <= len(self.oracle_signers):

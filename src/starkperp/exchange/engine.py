@@ -29,6 +29,7 @@ import heapq
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from operator import attrgetter
 
 from starkperp.exchange.book import BookOrder, OrderBook
 from starkperp.exchange.config import ExchangeConfig, default
@@ -120,18 +121,68 @@ _OPEN_STATUSES = (OrderStatus.OPEN, OrderStatus.UNTRIGGERED, OrderStatus.PENDING
 _CONDITIONAL = frozenset(t for t in OrderType if t.is_conditional)
 _MARKET_TYPES = frozenset(t for t in OrderType if t.is_market)
 _GTT = TimeInForce.GTT
+_FOK = TimeInForce.FOK
 _BUY = Side.BUY
 _LIMIT = OrderType.LIMIT
+_MARKET = OrderType.MARKET
+_TRADER = AccountKind.TRADER
+_OPEN = OrderStatus.OPEN
+_FILLED = OrderStatus.FILLED
+_CANCELED = OrderStatus.CANCELED
+_UNTRIGGERED = OrderStatus.UNTRIGGERED
+_USER_CANCELED = CancelReason.USER_CANCELED
+_ONLINE = MarketStatus.ONLINE
+_SECONDS_PER_DAY = 86_400
+# Every field of an order, read in one C-level call.
+_ORDER_FIELDS = attrgetter(
+    "account_id", "market", "side", "size", "price", "client_id", "expiration", "limit_fee",
+    "order_type", "time_in_force", "trigger_price", "post_only", "reduce_only", "signature",
+    "public_key",
+)  # fmt: skip
 # Hot-path constructors: same frozen classes, built without the frozen-__setattr__ detour.
 _new_order_accepted = compute_fast_constructor(OrderAccepted)
 _new_order_opened = compute_fast_constructor(OrderOpened)
 _new_order_canceled = compute_fast_constructor(OrderCanceled)
 _new_fill = compute_fast_constructor(Fill)
 _new_order_ack = compute_fast_constructor(OrderAck)
+_new_order_view = compute_fast_constructor(OrderView)
 
 
 def _is_conditional(order_type: OrderType) -> bool:
     return order_type is not _LIMIT and order_type in _CONDITIONAL
+
+
+class _MarketHot:
+    """One market's constants and objects, gathered once for the hot path.
+
+    Rebuilt whenever the market's configuration changes (status); ``on_tick`` memoises the
+    on-tick test per price (prices near the market repeat).
+    """
+
+    __slots__ = (
+        "config",
+        "book",
+        "is_online",
+        "step_size",
+        "min_order_size",
+        "max_position_size",
+        "imf",
+        "mmf",
+        "baseline",
+        "on_tick",
+    )
+
+    def __init__(self, config: MarketConfig, book: OrderBook, on_tick: dict[int, bool]) -> None:
+        self.config = config
+        self.book = book
+        self.is_online = config.status is MarketStatus.ONLINE
+        self.step_size: int = config.step_size
+        self.min_order_size: int = config.min_order_size
+        self.max_position_size: int = config.max_position_size
+        self.imf: int = config.initial_margin_fraction
+        self.mmf: int = config.maintenance_margin_fraction
+        self.baseline: int = config.baseline_position_size
+        self.on_tick = on_tick
 
 
 class ManualClock:
@@ -206,12 +257,16 @@ class Exchange:
         clock: Callable[[], int] | None = None,
         require_signatures: bool = True,
         record_events: bool = True,
+        reference: bool = False,
     ) -> None:
         """Create an empty exchange: the system accounts exist, no prices, no orders.
 
         ``clock`` returns integer epoch seconds (default: a :class:`ManualClock` at 0).
         Unsigned orders are accepted only with ``require_signatures=False``.
         ``record_events=False`` keeps no event log (benchmarks).
+        ``reference=True`` runs every request through the readable general path and applies
+        every event through :meth:`apply_event` (tests check that the default fast path
+        emits the same events and reaches the same state).
         """
         self.config = config if config is not None else default()
         self.clock: Callable[[], int] = clock if clock is not None else ManualClock()
@@ -233,7 +288,12 @@ class Exchange:
             m: deque(maxlen=self.config.trade_history) for m in self.markets
         }
         self._conditional: dict[MarketId, dict[int, BookOrder]] = {m: {} for m in self.markets}
-        self._tick_cache: dict[tuple[MarketId, int], bool] = {}
+        self.reference = reference
+        self._hot: dict[MarketId, _MarketHot] = {
+            m: _MarketHot(c, self.books[m], {}) for m, c in self.markets.items()
+        }
+        self._finished: deque[int] = deque()  # finished order ids, oldest first
+        self._order_history = self.config.order_history
         self._expiry: list[int] = []  # heap of distinct expiration times
         self._expiring: dict[int, list[int]] = {}  # expiration -> order ids
         self.now = 0
@@ -246,6 +306,7 @@ class Exchange:
             (self.config.fee_account_id, AccountKind.FEE),
         ):
             self.accounts[account_id] = AccountState(account_id, kind, None, self._fill_history)
+        self._fee_account = self.accounts[self.config.fee_account_id]
         self._handlers: dict[type, Callable[[object], None]] = {
             AccountCreated: self._apply_account_created,  # type: ignore[dict-item]
             Deposited: self._apply_deposited,  # type: ignore[dict-item]
@@ -367,16 +428,173 @@ class Exchange:
         process pool). The engine then skips only the expensive curve check; it still
         requires a signature when ``require_signatures`` is set and still checks that the
         signing key is the account's key. Callers that did not verify must leave it False.
+
+        Plain limit and market orders (GTT or IOC, not reduce-only) on an ONLINE market take
+        the fast path below: the same checks in the same order as :meth:`_validate_order` and
+        :meth:`_validate_taker_risk`, with the market's constants gathered once, and the
+        hot events applied by direct calls to their handlers. Everything else (and every
+        order when ``reference=True``) takes the general path :meth:`_place_checked`.
         """
-        now = self._tick()
-        _validate_field_types(order)
-        account = self._get_trader(order.account_id)
-        existing = account.client_orders.get(order.client_id)
+        clock = self.clock
+        now = clock.now if type(clock) is ManualClock else int(clock())
+        if now < self.now:
+            now = self.now
+        if type(order) is not Order:
+            raise ExchangeError(Reason.INVALID_ORDER, "a field of the order has the wrong type")
+        (
+            account_id, market, side, size, price, client_id, expiration, limit_fee,
+            order_type, tif, trigger, post_only, reduce_only, signature, public_key,
+        ) = _ORDER_FIELDS(order)  # fmt: skip
+        if not (
+            type(account_id) is int
+            and type(market) is str
+            and type(side) is Side
+            and type(size) is int
+            and type(price) is int
+            and type(client_id) is str
+            and type(expiration) is int
+            and type(limit_fee) is int
+            and type(order_type) is OrderType
+            and type(tif) is TimeInForce
+            and trigger is None
+            and type(post_only) is bool
+            and type(reduce_only) is bool
+            and signature is None
+            and public_key is None
+        ):
+            _validate_field_types(order)  # the full check, with the optional fields
+        account = self.accounts.get(account_id)
+        if account is None:
+            raise ExchangeError(Reason.UNKNOWN_ACCOUNT, f"account {account_id}")
+        if account.kind is not _TRADER:
+            raise ExchangeError(Reason.SYSTEM_ACCOUNT, f"account {account_id} is a system account")
+        existing = account.client_orders.get(client_id)
         if existing is not None:
-            record = self.orders[existing]
-            if record.order == order:
-                return record.ack if record.ack is not None else self._build_ack(record, ())
-            raise ExchangeError(Reason.DUPLICATE_CLIENT_ID, f"client id {order.client_id!r}")
+            return self._resend(order, existing)
+        hot = self._hot.get(market)
+        if (
+            hot is None
+            or self.reference
+            or not hot.is_online
+            or reduce_only
+            or tif is _FOK
+            or (order_type is not _LIMIT and order_type is not _MARKET)
+        ):
+            return self._place_checked(order, account, now, signature_verified)
+        # -- validation: the checks of _validate_order, in its order -------------------
+        if size <= 0:
+            raise ExchangeError(Reason.INVALID_AMOUNT, "size must be a positive integer")
+        if size >= _MAX_AMOUNT or price >= _MAX_AMOUNT:
+            raise ExchangeError(Reason.OVERFLOW, "size and price must be below 2^64")
+        if size % hot.step_size:
+            raise ExchangeError(Reason.SIZE_NOT_STEP_MULTIPLE, f"size {size}")
+        if size < hot.min_order_size:
+            raise ExchangeError(Reason.BELOW_MIN_SIZE, f"size {size}")
+        config = hot.config
+        on_tick = hot.on_tick.get(price)
+        if on_tick is None:
+            on_tick = self._is_on_tick(config, price)
+        if not on_tick:
+            raise ExchangeError(Reason.PRICE_OFF_TICK, f"price {price}")
+        if expiration <= now:
+            raise ExchangeError(Reason.EXPIRED, f"expired at {expiration}")
+        if not 0 <= limit_fee <= 1_000_000:
+            raise ExchangeError(Reason.INVALID_ORDER, "limit fee must be within 0..1e6 ppm")
+        if trigger is not None:
+            raise ExchangeError(Reason.INVALID_ORDER, "only conditional orders take a trigger")
+        if tif is _GTT:
+            if order_type is _MARKET:
+                raise ExchangeError(Reason.INVALID_ORDER, "market orders are IOC or FOK")
+        elif post_only:
+            raise ExchangeError(Reason.INVALID_ORDER, "post-only orders are GTT")
+        if not 0 < len(client_id) <= 64:
+            raise ExchangeError(Reason.INVALID_ORDER, "client id must be 1..64 characters")
+        if signature is not None or self.require_signatures:
+            self._validate_signature(order, account, config, signature_verified)
+        if market not in self.oracle_prices:
+            raise ExchangeError(Reason.NO_ORACLE_PRICE, f"no price for {market}")
+        if account.volume_cache_day == now // _SECONDS_PER_DAY:
+            maker_rate, taker_rate = account.fee_rates
+        else:
+            maker_rate, taker_rate = self._fee_rates(account, now)
+        needed = maker_rate if post_only else taker_rate
+        if limit_fee < needed:
+            raise ExchangeError(Reason.FEE_LIMIT_TOO_LOW, f"fee {needed} ppm > {limit_fee}")
+        book = hot.book
+        is_buy = side is _BUY
+        if is_buy:
+            keys = book.ask_keys
+            crosses = bool(keys) and -keys[-1] <= price
+        else:
+            keys = book.bid_keys
+            crosses = bool(keys) and keys[-1] >= price
+        if post_only and crosses:
+            best = -keys[-1] if is_buy else keys[-1]
+            raise ExchangeError(Reason.POST_ONLY_WOULD_CROSS, f"best {best}")
+        # -- initial margin as if the order filled completely at its limit price --------
+        value = size * price
+        if is_buy:
+            cash = -(-value >> 32)
+            dq = size
+            dcoll = -cash
+        else:
+            cash = value >> 32
+            dq = -size
+            dcoll = cash
+        dcoll -= -((-cash * taker_rate) // 1_000_000)
+        reason = self._check_change(account, config, dq, dcoll)
+        if reason is not None:
+            raise ExchangeError(reason, "the order would break the margin requirement")
+        # -- decided: apply OrderAccepted (and the fills, and OrderOpened) --------------
+        order_id = self.next_order_id
+        actions = self._plan(order, size, account, config, now, taker_rate)[0] if crosses else []
+        accepted = _new_order_accepted(time=now, order_id=order_id, order=order)
+        # _apply_order_accepted, inlined (the id is the engine's own counter: an OrderId)
+        record = BookOrder(order_id, order, now)  # type: ignore[arg-type]
+        self.orders[order_id] = record
+        self.next_order_id = order_id + 1
+        account.client_orders[client_id] = order_id
+        account.open_orders[order_id] = record
+        self.now = now
+        if self.record_events:
+            self.events.append(accepted)
+        if crosses or tif is not _GTT or order_type is not _LIMIT:
+            ack = self._execute(record, actions, now)
+        else:  # it rests: _execute's OrderOpened and _apply_order_opened, inlined
+            opened = _new_order_opened(time=now, order_id=order_id)
+            record.status = _OPEN
+            book.add(record)
+            bucket = self._expiring.get(expiration)  # _schedule_expiry, inlined
+            if bucket is None:
+                self._expiring[expiration] = [order_id]
+                heapq.heappush(self._expiry, expiration)
+            else:
+                bucket.append(order_id)
+            if self.record_events:
+                self.events.append(opened)
+            ack = _new_order_ack(
+                order_id=order_id,
+                client_id=client_id,
+                status=_OPEN,
+                filled=0,
+                remaining=size,
+                fills=(),
+                cancel_reason=None,
+            )
+        record.ack = ack
+        return ack
+
+    def _resend(self, order: Order, existing: int) -> OrderAck:
+        """Answer an order whose client id is taken: the original ack, or a refusal."""
+        record = self.orders.get(existing)
+        if record is not None and record.order == order:
+            return record.ack if record.ack is not None else self._build_ack(record, ())
+        raise ExchangeError(Reason.DUPLICATE_CLIENT_ID, f"client id {order.client_id!r}")
+
+    def _place_checked(
+        self, order: Order, account: AccountState, now: int, signature_verified: bool
+    ) -> OrderAck:
+        """Place an order through the general path (every order type; the reference)."""
         market, taker_rate = self._validate_order(order, account, now, signature_verified)
         if _is_conditional(order.order_type):
             order_id = self.next_order_id
@@ -408,7 +626,10 @@ class Exchange:
 
     def cancel_order(self, order_id: int, account_id: int | None = None) -> OrderView:
         """Cancel an open or untriggered order (optionally checking its owner)."""
-        now = self._tick()
+        clock = self.clock
+        now = clock.now if type(clock) is ManualClock else int(clock())
+        if now < self.now:
+            now = self.now
         record = self.orders.get(order_id) if type(order_id) is int else None
         if record is None:
             raise ExchangeError(Reason.UNKNOWN_ORDER, f"order {order_id}")
@@ -416,8 +637,24 @@ class Exchange:
             raise ExchangeError(Reason.WRONG_ACCOUNT, f"order {order_id} is not yours")
         if record.status not in _OPEN_STATUSES:
             raise ExchangeError(Reason.ORDER_NOT_OPEN, f"order {order_id} is {record.status.value}")
-        self._cancel(record, CancelReason.USER_CANCELED, now)
-        return record.to_view()
+        if self.reference:
+            self._cancel(record, _USER_CANCELED, now)
+        else:
+            canceled = _new_order_canceled(time=now, order_id=order_id, reason=_USER_CANCELED)
+            self._apply_order_canceled(canceled)
+            self.now = now
+            if self.record_events:
+                self.events.append(canceled)
+        return _new_order_view(  # record.to_view(), inlined
+            order_id=order_id,
+            order=record.order,
+            status=_CANCELED,
+            filled=record.filled,
+            remaining=record.remaining,
+            created_at=record.created_at,
+            updated_at=now,
+            cancel_reason=_USER_CANCELED,
+        )
 
     def cancel_order_by_client_id(self, account_id: int, client_id: str) -> OrderView:
         """Cancel an order by its client id."""
@@ -830,9 +1067,10 @@ class Exchange:
         """Return an order by its owner and client id."""
         account = self._get_account(account_id)
         order_id = account.client_orders.get(client_id) if type(client_id) is str else None
-        if order_id is None:
+        record = self.orders.get(order_id) if order_id is not None else None
+        if record is None:  # unknown, or finished and forgotten (see config.order_history)
             raise ExchangeError(Reason.UNKNOWN_ORDER, f"client id {client_id!r}")
-        return self.orders[order_id].to_view()
+        return record.to_view()
 
     def get_open_orders(
         self, account_id: int, market: MarketId | str | None = None
@@ -1021,14 +1259,27 @@ class Exchange:
             bucket.append(order_id)
 
     def _apply_order_canceled(self, e: OrderCanceled) -> None:
-        record = self.orders[e.order_id]
+        order_id = e.order_id
+        record = self.orders[order_id]
         if record.in_book:
-            self.books[record.order.market].remove(record)
-        self._conditional[record.order.market].pop(e.order_id, None)
-        record.status = OrderStatus.CANCELED
+            self.books[record.order.market].reduce(record, record.remaining)  # = remove
+        elif record.status is _UNTRIGGERED:  # only untriggered orders wait in _conditional
+            self._conditional[record.order.market].pop(order_id, None)
+        record.status = _CANCELED
         record.cancel_reason = e.reason
         record.updated_at = e.time
-        self.accounts[record.account_id].open_orders.pop(e.order_id, None)
+        self.accounts[record.account_id].open_orders.pop(order_id, None)
+        finished = self._finished  # _retire, inlined
+        finished.append(order_id)
+        if len(finished) > self._order_history:
+            del self.orders[finished.popleft()]
+
+    def _retire(self, order_id: int) -> None:
+        """Remember a finished order; forget the oldest beyond ``config.order_history``."""
+        finished = self._finished
+        finished.append(order_id)
+        if len(finished) > self._order_history:
+            del self.orders[finished.popleft()]
 
     def _apply_order_triggered(self, e: OrderTriggered) -> None:
         record = self.orders[e.order_id]
@@ -1037,48 +1288,89 @@ class Exchange:
         record.updated_at = e.time
 
     def _apply_fill(self, f: Fill) -> None:
+        self._settle_fill(f, self.orders[f.maker_order_id], self.orders[f.taker_order_id])
+
+    def _settle_fill(self, f: Fill, maker: BookOrder, taker: BookOrder) -> None:
+        """Apply a fill whose maker and taker records the caller already holds.
+
+        Per party, in one pass: fund the position if its cached index is stale, pay or
+        receive the collateral and the fee, move the balance (what :meth:`_change_balance`
+        does, inlined), count the volume and remember the fill. The two parties are
+        distinct trader accounts, so doing one after the other equals doing each step for
+        both.
+        """
         market = f.market
         accounts = self.accounts
-        maker = self.orders[f.maker_order_id]
-        taker = self.orders[f.taker_order_id]
         q = f.quantity
-        if f.taker_side is Side.BUY:
+        buyer_collateral = f.buyer_collateral
+        seller_collateral = f.seller_collateral
+        maker_fee = f.maker_fee
+        taker_fee = f.taker_fee
+        if f.taker_side is _BUY:
             buyer, seller = accounts[f.taker_account_id], accounts[f.maker_account_id]
-            buyer_fee, seller_fee = f.taker_fee, f.maker_fee
+            buyer_fee, seller_fee = taker_fee, maker_fee
         else:
             buyer, seller = accounts[f.maker_account_id], accounts[f.taker_account_id]
-            buyer_fee, seller_fee = f.maker_fee, f.taker_fee
+            buyer_fee, seller_fee = maker_fee, taker_fee
+        self._fee_account.collateral += maker_fee + taker_fee + buyer_collateral - seller_collateral
         global_index = self.funding_index[market]
-        if buyer.funding_index.get(market) != global_index:
-            self._fund(buyer, market)
-        if seller.funding_index.get(market) != global_index:
-            self._fund(seller, market)
-        buyer.collateral -= f.buyer_collateral + buyer_fee
-        seller.collateral += f.seller_collateral - seller_fee
-        accounts[self.config.fee_account_id].collateral += (
-            f.maker_fee + f.taker_fee + f.buyer_collateral - f.seller_collateral
-        )
-        self._change_balance(buyer, market, q, f.buyer_collateral)
-        self._change_balance(seller, market, -q, -f.seller_collateral)
-        if maker.in_book:
-            self.books[market].reduce(maker, q)
-        for record in (maker, taker):
-            record.remaining -= q
-            record.filled += q
-            record.updated_at = f.time
-            if record.remaining == 0:
-                record.status = OrderStatus.FILLED
-                accounts[record.account_id].open_orders.pop(record.order_id, None)
-        day = f.time // 86_400
-        notional = f.buyer_collateral
-        for account in (buyer, seller):
+        time = f.time
+        day = time // _SECONDS_PER_DAY
+        for account, dq, cash, fee in (
+            (buyer, q, buyer_collateral, buyer_fee),
+            (seller, -q, -seller_collateral, seller_fee),
+        ):
+            funding_index = account.funding_index
+            if funding_index.get(market) != global_index:
+                self._fund(account, market)
+            account.collateral -= cash + fee
+            balances = account.balances
+            before = balances.get(market, 0)
+            balances[market] = before + dq
+            if market not in funding_index:
+                funding_index[market] = 0
+            open_cost = account.open_cost
+            cost = open_cost.get(market, 0)
+            if before == 0 or (before > 0) == (dq > 0):
+                open_cost[market] = cost + cash
+            else:
+                # partly or wholly closes: realize PnL on the closed part (as _scale does:
+                # each share truncated toward zero)
+                size_before = before if before > 0 else -before
+                size_dq = dq if dq > 0 else -dq
+                closed = size_dq if size_dq < size_before else size_before
+                cost_closed = (cost if cost >= 0 else -cost) * closed // size_before
+                if cost < 0:
+                    cost_closed = -cost_closed
+                cash_closed = (cash if cash >= 0 else -cash) * closed // size_dq
+                if cash < 0:
+                    cash_closed = -cash_closed
+                realized = account.realized_pnl
+                realized[market] = realized.get(market, 0) - cash_closed - cost_closed
+                open_cost[market] = cost - cost_closed + (cash - cash_closed)
             days = account.volume_days
-            days[day] = days.get(day, 0) + notional
+            days[day] = days.get(day, 0) + buyer_collateral
             if account.volume_cache_day == day:
-                account.volume_cache += notional
+                account.volume_cache += buyer_collateral
                 if account.volume_cache >= account.next_tier_volume:
                     self._set_fee_rates(account)
             account.fills.append(f)
+        if maker.in_book:
+            self.books[market].reduce(maker, q)
+        finished = self._finished
+        order_history = self._order_history
+        for record in (maker, taker):
+            remaining = record.remaining - q
+            record.remaining = remaining
+            record.filled += q
+            record.updated_at = time
+            if remaining == 0:
+                record.status = _FILLED
+                order_id = record.order_id
+                accounts[record.account_id].open_orders.pop(order_id, None)
+                finished.append(order_id)  # _retire, inlined
+                if len(finished) > order_history:
+                    del self.orders[finished.popleft()]
         self.trades[market].append(f)
         self.next_fill_id = f.fill_id + 1
 
@@ -1130,7 +1422,10 @@ class Exchange:
         self._change_balance(other, e.market, -e.quantity, e.collateral)
 
     def _apply_market_status_changed(self, e: MarketStatusChanged) -> None:
-        self.markets[e.market] = replace(self.markets[e.market], status=e.status)
+        config = replace(self.markets[e.market], status=e.status)
+        self.markets[e.market] = config
+        hot = self._hot[e.market]
+        self._hot[e.market] = _MarketHot(config, hot.book, hot.on_tick)
 
     def _fund(self, account: AccountState, market: MarketId) -> int:
         """Fund one position against the global index; return what it paid."""
@@ -1172,7 +1467,9 @@ class Exchange:
     # ===================================================================================
 
     def _tick(self) -> int:
-        now = int(self.clock())
+        clock = self.clock
+        # A ManualClock is read directly: calling it costs more than the whole read.
+        now = clock.now if type(clock) is ManualClock else int(clock())
         return now if now > self.now else self.now
 
     def _get_account(self, account_id: int) -> AccountState:
@@ -1319,13 +1616,12 @@ class Exchange:
 
     def _is_on_tick(self, config: MarketConfig, price: int) -> bool:
         """Tell whether ``price`` is on tick (memoised: prices near the market repeat)."""
-        cache = self._tick_cache
-        key = (config.market, price)
-        known = cache.get(key)
+        cache = self._hot[config.market].on_tick
+        known = cache.get(price)
         if known is None:
             if len(cache) > 200_000:
                 cache.clear()
-            known = cache[key] = (
+            known = cache[price] = (
                 isinstance(price, int) and price > 0 and is_price_on_tick(config, price)
             )
         return known
@@ -1382,33 +1678,42 @@ class Exchange:
     def _check_change(
         self, account: AccountState, config: MarketConfig, dq: int, dcoll: int
     ) -> Reason | None:
-        """Return why moving ``config.market`` by ``dq`` and collateral by ``dcoll`` is unsafe."""
+        """Return why moving ``config.market`` by ``dq`` and collateral by ``dcoll`` is unsafe.
+
+        New risk (the balance grows or flips) needs ``TV >= IR`` (initial margin with the
+        incremental IMF); a reduction needs the validity rule. ``risk.is_initial_margin_ok``
+        and ``risk.is_valid_change`` are the readable references; tests check they agree.
+        """
         market = config.market
         balances = account.balances
         before = balances.get(market, 0)
         after = before + dq
         prices = self.oracle_prices
-        markets = self.markets
-        increasing = abs(after) > abs(before) or (before > 0 > after) or (before < 0 < after)
-        if increasing:
-            if abs(after) > config.max_position_size:
+        hots = self._hot
+        if (after > before or after < 0) if before >= 0 else (after < before or after > 0):
+            if (after if after > 0 else -after) > config.max_position_size:
                 return Reason.ABOVE_MAX_POSITION
-            if config.status is not MarketStatus.ONLINE:
+            if config.status is not _ONLINE:
                 return Reason.MARKET_CLOSE_ONLY
             tv = (account.collateral + dcoll) << 32
             ir = 0
+            seen = False
             for m, b in balances.items():
                 if m == market:
                     b = after
+                    seen = True
                 if b:
                     value = b * prices[m]
                     tv += value
-                    cfg = markets[m]
-                    if -cfg.baseline_position_size <= b <= cfg.baseline_position_size:
-                        ir += cfg.initial_margin_fraction * abs(value)
+                    if value < 0:
+                        value = -value
+                    hot = hots[m]
+                    baseline = hot.baseline
+                    if -baseline <= b <= baseline:
+                        ir += hot.imf * value
                     else:
-                        ir += cfg.compute_initial_margin_fraction(b) * abs(value)
-            if market not in balances:
+                        ir += hot.config.compute_initial_margin_fraction(b) * value
+            if not seen:
                 value = after * prices[market]
                 tv += value
                 ir += config.compute_initial_margin_fraction(after) * abs(value)
@@ -1419,14 +1724,13 @@ class Exchange:
             if b:
                 value = b * prices[m]
                 tv_b += value
-                tr_b += markets[m].maintenance_margin_fraction * abs(value)
+                tr_b += hots[m].mmf * (value if value > 0 else -value)
         price = prices[market]
         tv_a = tv_b + (dcoll << 32) + dq * price
         mmf = config.maintenance_margin_fraction
         tr_a = tr_b - mmf * abs(before * price) + mmf * abs(after * price)
         # The change only shrinks this balance (no flip) and leaves the others alone, so the
         # validity rule reduces to: healthy after, or TV/TR not lowered (TV if TR was 0).
-        # ``risk.is_valid_change`` is the reference; tests check the two agree.
         if tr_a <= tv_a << 32:
             return None
         if tr_b == 0:
@@ -1443,23 +1747,30 @@ class Exchange:
         taker_rate: int,
     ) -> tuple[list[tuple], int]:
         """Walk the book and decide fills and maker cancels without changing anything."""
-        book = self.books[order.market]
-        taker_buys = order.side is Side.BUY
+        market = order.market
+        book = self.books[market]
+        taker_buys = order.side is _BUY
         limit = order.price
         taker_id = order.account_id
         reduce_cap = -1
         if order.reduce_only or config.status is MarketStatus.CLOSE_ONLY:
-            reduce_cap = abs(account.balances.get(order.market, 0))
+            reduce_cap = abs(account.balances.get(market, 0))
         actions: list[tuple] = []
         filled = 0
+        # maker account id -> [collateral change, balance change] already planned
         pending: dict[int, list[int]] = {}
+        accounts = self.accounts
+        day = now // _SECONDS_PER_DAY
+        maker_sign = -1 if taker_buys else 1
+        check_change = self._check_change
         for maker in book.iter_orders(not taker_buys):
             if remaining == 0:
                 break
             price = maker.price
-            if (taker_buys and price > limit) or (not taker_buys and price < limit):
+            if (price > limit) if taker_buys else (price < limit):
                 break
-            if maker.order.expiration <= now:
+            maker_order = maker.order
+            if maker_order.expiration <= now:
                 actions.append((_CANCEL, maker, CancelReason.EXPIRED))
                 continue
             maker_id = maker.account_id
@@ -1471,13 +1782,12 @@ class Exchange:
                 if reduce_cap == 0:
                     break
                 quantity = min(quantity, reduce_cap)
-            maker_account = self.accounts[maker_id]
+            maker_account = accounts[maker_id]
             state = pending.get(maker_id)
-            if state is None:
-                state = pending[maker_id] = [0, 0]
-            maker_sign = -1 if taker_buys else 1
-            if maker.order.reduce_only:
-                position = maker_account.balances.get(order.market, 0) + state[1]
+            if maker_order.reduce_only:
+                position = maker_account.balances.get(market, 0)
+                if state is not None:
+                    position += state[1]
                 reducible = abs(position) if (position > 0) == (maker_sign < 0) else 0
                 if reducible == 0:
                     actions.append((_CANCEL, maker, CancelReason.REDUCE_ONLY))
@@ -1486,15 +1796,23 @@ class Exchange:
             value = quantity * price
             buyer_collateral = -(-value >> 32)
             seller_collateral = value >> 32
-            maker_rate, _ = self._fee_rates(maker_account, now)
-            maker_fee = -((-buyer_collateral * maker_rate) // 10**6)
-            taker_fee = -((-buyer_collateral * taker_rate) // 10**6)
+            if maker_account.volume_cache_day == day:
+                maker_rate = maker_account.fee_rates[0]
+            else:
+                maker_rate = self._fee_rates(maker_account, now)[0]
+            maker_fee = -((-buyer_collateral * maker_rate) // 1_000_000)
+            taker_fee = -((-buyer_collateral * taker_rate) // 1_000_000)
             if taker_buys:
                 maker_dcoll = seller_collateral - maker_fee
             else:
                 maker_dcoll = -buyer_collateral - maker_fee
             maker_dq = maker_sign * quantity
-            reason = self._check_change_pending(maker_account, config, state, maker_dq, maker_dcoll)
+            if state is None:
+                reason = check_change(maker_account, config, maker_dq, maker_dcoll)
+            else:
+                reason = self._check_change_pending(
+                    maker_account, config, state, maker_dq, maker_dcoll
+                )
             if reason is not None:
                 cancel_reason = (
                     CancelReason.MARKET_CLOSED
@@ -1503,8 +1821,11 @@ class Exchange:
                 )
                 actions.append((_CANCEL, maker, cancel_reason))
                 continue
-            state[0] += maker_dcoll
-            state[1] += maker_dq
+            if state is None:
+                pending[maker_id] = [maker_dcoll, maker_dq]
+            else:
+                state[0] += maker_dcoll
+                state[1] += maker_dq
             actions.append(
                 (_FILL, maker, quantity, buyer_collateral, seller_collateral, maker_fee, taker_fee)
             )
@@ -1534,28 +1855,43 @@ class Exchange:
                 account.balances[market] = saved_balance
 
     def _execute(self, record: BookOrder, actions: list[tuple], now: int) -> OrderAck:
-        """Emit the planned cancels and fills, then rest or cancel the remainder."""
+        """Emit the planned cancels and fills, then rest or cancel the remainder.
+
+        Outside ``reference`` mode the events are applied by direct calls to their handlers
+        (what :meth:`apply_event` would dispatch to) and recorded the same way.
+        """
         order = record.order
         fills: list[Fill] = []
-        time = Timestamp(now)
         taker_side = order.side
+        market = order.market
+        taker_account_id = order.account_id
+        taker_order_id = record.order_id
+        reference = self.reference
+        record_events = self.record_events
+        events = self.events
+        if now > self.now:
+            self.now = now
         for action in actions:
             maker = action[1]
             if action[0] == _CANCEL:
-                self._emit(
-                    _new_order_canceled(time=time, order_id=maker.order_id, reason=action[2])
-                )
+                canceled = _new_order_canceled(time=now, order_id=maker.order_id, reason=action[2])
+                if reference:
+                    self._emit(canceled)
+                else:
+                    self._apply_order_canceled(canceled)
+                    if record_events:
+                        events.append(canceled)
                 continue
             _, _, quantity, buyer_collateral, seller_collateral, maker_fee, taker_fee = action
             # the action tuple is untyped: its amounts are already Quantity / Collateral
             fill = _new_fill(
                 fill_id=self.next_fill_id,
-                market=order.market,
-                time=time,
+                market=market,
+                time=now,
                 maker_order_id=maker.order_id,
-                taker_order_id=record.order_id,
+                taker_order_id=taker_order_id,
                 maker_account_id=maker.account_id,
-                taker_account_id=order.account_id,
+                taker_account_id=taker_account_id,
                 taker_side=taker_side,
                 quantity=quantity,
                 price=maker.price,
@@ -1564,26 +1900,39 @@ class Exchange:
                 maker_fee=maker_fee,
                 taker_fee=taker_fee,
             )
-            self._emit(fill)
+            if reference:
+                self._emit(fill)
+            else:
+                self._settle_fill(fill, maker, record)
+                if record_events:
+                    events.append(fill)
             fills.append(fill)
         if record.remaining > 0:
-            book = self.books[order.market]
-            crosses = False
-            if order.side is Side.BUY:
-                best = book.best_ask()
-                crosses = best is not None and best <= order.price
+            book = self.books[market]
+            if taker_side is _BUY:
+                keys = book.ask_keys
+                crosses = bool(keys) and -keys[-1] <= order.price
             else:
-                best = book.best_bid()
-                crosses = best is not None and best >= order.price
+                keys = book.bid_keys
+                crosses = bool(keys) and keys[-1] >= order.price
+            end: OrderOpened | OrderCanceled
             if (
-                order.time_in_force is TimeInForce.GTT
+                order.time_in_force is _GTT
                 and (order.order_type is _LIMIT or order.order_type not in _MARKET_TYPES)
                 and not crosses
             ):
-                self._emit(_new_order_opened(time=time, order_id=record.order_id))
+                end = _new_order_opened(time=now, order_id=taker_order_id)
+                if not reference:
+                    self._apply_order_opened(end)
             else:
                 reason = CancelReason.REDUCE_ONLY if crosses else CancelReason.IOC_REMAINDER
-                self._emit(_new_order_canceled(time=time, order_id=record.order_id, reason=reason))
+                end = _new_order_canceled(time=now, order_id=taker_order_id, reason=reason)
+                if not reference:
+                    self._apply_order_canceled(end)
+            if reference:
+                self._emit(end)
+            elif record_events:
+                events.append(end)
         return self._build_ack(record, tuple(fills))
 
     @staticmethod
@@ -1607,8 +1956,8 @@ class Exchange:
         while heap and heap[0] <= now:
             expiration = heapq.heappop(heap)
             for order_id in self._expiring.pop(expiration):
-                record = self.orders[order_id]
-                if record.status in (OrderStatus.OPEN, OrderStatus.UNTRIGGERED):
+                record = self.orders.get(order_id)  # None: finished and forgotten
+                if record is not None and record.status in (_OPEN, _UNTRIGGERED):
                     self._cancel(record, CancelReason.EXPIRED, now)
                     expired.append(OrderId(order_id))
         return expired
