@@ -119,3 +119,73 @@ seeded_operations = st.builds(
     st.integers(min_value=0, max_value=2**32 - 1),
     st.integers(min_value=10, max_value=120),
 )
+
+
+def generate_differential_operations(seed: int, count: int) -> list[tuple]:
+    """Draw operations for the fast-path-versus-reference test: dense trading near the
+    index (prices on a coarse grid so they often meet exactly, sizes mostly affordable),
+    plus re-sent client ids, cancel-replace, market status changes and hostile values."""
+    import random
+
+    rng = random.Random(seed)
+    kinds = [
+        (OrderType.LIMIT, TimeInForce.GTT),
+        (OrderType.LIMIT, TimeInForce.GTT),
+        (OrderType.LIMIT, TimeInForce.GTT),
+        (OrderType.LIMIT, TimeInForce.IOC),
+        (OrderType.LIMIT, TimeInForce.FOK),
+        (OrderType.MARKET, TimeInForce.IOC),
+        (OrderType.MARKET, TimeInForce.GTT),
+        (OrderType.STOP_LIMIT, TimeInForce.GTT),
+        (OrderType.TAKE_PROFIT_MARKET, TimeInForce.IOC),
+    ]
+    out: list[tuple] = []
+    for _ in range(count):
+        r = rng.random()
+        if r < 0.55:
+            out.append(
+                (
+                    "place",
+                    rng.randrange(N_ACCOUNTS),
+                    rng.choice(["BTC-USD", "ETH-USD"]),
+                    rng.choice([Side.BUY, Side.SELL]),
+                    rng.choice([rng.randint(1, 60), rng.randint(1, 400), rng.randint(1, 4_000)]),
+                    rng.randint(-4, 4),
+                    rng.choice(kinds),
+                    rng.random() < 0.1,
+                    rng.random() < 0.1,
+                    rng.randint(30, 7_200),
+                )
+            )
+        elif r < 0.67:
+            out.append(("cancel", rng.randrange(200)))
+        elif r < 0.69:
+            out.append(("cancel_all", rng.randrange(N_ACCOUNTS)))
+        elif r < 0.72:
+            out.append(("deposit", rng.randrange(N_ACCOUNTS), rng.randint(1, 50_000)))
+        elif r < 0.74:
+            out.append(("withdraw", rng.randrange(N_ACCOUNTS), rng.randint(1, 50_000)))
+        elif r < 0.8:
+            out.append(("price", rng.choice(["BTC-USD", "ETH-USD"]), rng.randint(-150, 150)))
+        elif r < 0.83:
+            out.append(("time", rng.randint(1, 1_800)))
+        elif r < 0.85:
+            out.append(("liquidate",))
+        elif r < 0.9:
+            out.append(("resend", rng.randrange(200)))
+        elif r < 0.94:
+            out.append(("replace", rng.randrange(200), rng.randint(-3, 3)))
+        elif r < 0.97:
+            market = rng.choice(["BTC-USD", "ETH-USD"])
+            out.append(("status", market, rng.choice(["ONLINE", "CLOSE_ONLY", "HALTED"])))
+            out.append(("status", market, "ONLINE"))
+        else:
+            out.append(("hostile", rng.randrange(8)))
+    return out
+
+
+differential_operations = st.builds(
+    generate_differential_operations,
+    st.integers(min_value=0, max_value=2**32 - 1),
+    st.integers(min_value=10, max_value=150),
+)

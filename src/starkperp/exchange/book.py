@@ -41,6 +41,10 @@ from starkperp.exchange.model import (
 __all__ = ["BookOrder", "Level", "OrderBook"]
 
 _new_order_view = compute_fast_constructor(OrderView)
+# enum members as module constants (an enum member read through its class is slow)
+_BUY = Side.BUY
+_SELL = Side.SELL
+_PENDING = OrderStatus.PENDING
 
 
 class BookOrder:
@@ -66,11 +70,11 @@ class BookOrder:
         self.order_id = order_id
         self.order = order
         self.account_id = order.account_id
-        self.is_buy = order.side is Side.BUY
+        self.is_buy = order.side is _BUY
         self.price: Price = order.price
         self.remaining: int = order.size
         self.filled = 0
-        self.status = OrderStatus.PENDING
+        self.status = _PENDING
         self.in_book = False
         self.created_at = created_at
         self.updated_at = created_at
@@ -164,7 +168,7 @@ class OrderBook:
 
     def get_level_size(self, side: Side, price: int) -> int:
         """Return the aggregate size resting at ``price`` on ``side`` (0 if none)."""
-        level = (self._bids if side is Side.BUY else self._asks).get(price)
+        level = (self._bids if side is _BUY else self._asks).get(price)
         return level.size if level else 0
 
     def count_orders(self) -> int:
@@ -208,7 +212,7 @@ class OrderBook:
             BookDelta(
                 market=market,
                 seq=d_seq,
-                side=Side.BUY if is_bid else Side.SELL,
+                side=_BUY if is_bid else _SELL,
                 price=Price(price),
                 size=Quantity(size),
             )

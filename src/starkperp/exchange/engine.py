@@ -29,7 +29,6 @@ import heapq
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from operator import attrgetter
 
 from starkperp.exchange.book import BookOrder, OrderBook
 from starkperp.exchange.config import ExchangeConfig, default
@@ -117,28 +116,39 @@ _MAX_AMOUNT = 1 << 64
 _MAX_BALANCE = 1 << 63
 _CANCEL = 0
 _FILL = 1
-_OPEN_STATUSES = (OrderStatus.OPEN, OrderStatus.UNTRIGGERED, OrderStatus.PENDING)
-_CONDITIONAL = frozenset(t for t in OrderType if t.is_conditional)
-_MARKET_TYPES = frozenset(t for t in OrderType if t.is_market)
-_GTT = TimeInForce.GTT
-_FOK = TimeInForce.FOK
+# Enum members as module constants: reading ``Side.BUY`` goes through the enum's
+# metaclass and costs several times a global load on the hot path.
 _BUY = Side.BUY
-_LIMIT = OrderType.LIMIT
-_MARKET = OrderType.MARKET
-_TRADER = AccountKind.TRADER
+_SELL = Side.SELL
 _OPEN = OrderStatus.OPEN
+_UNTRIGGERED = OrderStatus.UNTRIGGERED
+_PENDING = OrderStatus.PENDING
 _FILLED = OrderStatus.FILLED
 _CANCELED = OrderStatus.CANCELED
-_UNTRIGGERED = OrderStatus.UNTRIGGERED
-_USER_CANCELED = CancelReason.USER_CANCELED
+_GTT = TimeInForce.GTT
+_FOK = TimeInForce.FOK
+_LIMIT = OrderType.LIMIT
+_MARKET = OrderType.MARKET
+_STOP_LIMIT = OrderType.STOP_LIMIT
+_STOP_MARKET = OrderType.STOP_MARKET
+_TRADER = AccountKind.TRADER
+_FEE = AccountKind.FEE
 _ONLINE = MarketStatus.ONLINE
+_CLOSE_ONLY = MarketStatus.CLOSE_ONLY
+_HALTED = MarketStatus.HALTED
+_USER_CANCELED = CancelReason.USER_CANCELED
+_EXPIRED = CancelReason.EXPIRED
+_SELF_TRADE = CancelReason.SELF_TRADE
+_REDUCE_ONLY = CancelReason.REDUCE_ONLY
+_MARKET_CLOSED = CancelReason.MARKET_CLOSED
+_UNDERCOLLATERALIZED = CancelReason.UNDERCOLLATERALIZED
+_IOC_REMAINDER = CancelReason.IOC_REMAINDER
+_REPLACED = CancelReason.REPLACED
+_LIQUIDATED = CancelReason.LIQUIDATED
+_OPEN_STATUSES = (_OPEN, _UNTRIGGERED, _PENDING)
+_CONDITIONAL = frozenset(t for t in OrderType if t.is_conditional)
+_MARKET_TYPES = frozenset(t for t in OrderType if t.is_market)
 _SECONDS_PER_DAY = 86_400
-# Every field of an order, read in one C-level call.
-_ORDER_FIELDS = attrgetter(
-    "account_id", "market", "side", "size", "price", "client_id", "expiration", "limit_fee",
-    "order_type", "time_in_force", "trigger_price", "post_only", "reduce_only", "signature",
-    "public_key",
-)  # fmt: skip
 # Hot-path constructors: same frozen classes, built without the frozen-__setattr__ detour.
 _new_order_accepted = compute_fast_constructor(OrderAccepted)
 _new_order_opened = compute_fast_constructor(OrderOpened)
@@ -175,7 +185,7 @@ class _MarketHot:
     def __init__(self, config: MarketConfig, book: OrderBook, on_tick: dict[int, bool]) -> None:
         self.config = config
         self.book = book
-        self.is_online = config.status is MarketStatus.ONLINE
+        self.is_online = config.status is _ONLINE
         self.step_size: int = config.step_size
         self.min_order_size: int = config.min_order_size
         self.max_position_size: int = config.max_position_size
@@ -303,7 +313,7 @@ class Exchange:
         self._fill_history = self.config.trade_history
         for account_id, kind in (
             (self.config.insurance_fund_account_id, AccountKind.INSURANCE_FUND),
-            (self.config.fee_account_id, AccountKind.FEE),
+            (self.config.fee_account_id, _FEE),
         ):
             self.accounts[account_id] = AccountState(account_id, kind, None, self._fill_history)
         self._fee_account = self.accounts[self.config.fee_account_id]
@@ -360,7 +370,7 @@ class Exchange:
             AccountCreated(
                 time=Timestamp(now),
                 account_id=AccountId(account_id),
-                kind=AccountKind.TRADER,
+                kind=_TRADER,
                 public_key=public_key,
             )
         )
@@ -398,7 +408,7 @@ class Exchange:
         target = self._get_account(receiver)
         if source is target:
             raise ExchangeError(Reason.INVALID_AMOUNT, "sender and receiver are the same")
-        if source.kind is AccountKind.FEE:
+        if source.kind is _FEE:
             raise ExchangeError(Reason.SYSTEM_ACCOUNT, "the fee account does not send")
         self._validate_amount(amount)
         if target.collateral + amount >= _MAX_BALANCE:
@@ -441,10 +451,22 @@ class Exchange:
             now = self.now
         if type(order) is not Order:
             raise ExchangeError(Reason.INVALID_ORDER, "a field of the order has the wrong type")
-        (
-            account_id, market, side, size, price, client_id, expiration, limit_fee,
-            order_type, tif, trigger, post_only, reduce_only, signature, public_key,
-        ) = _ORDER_FIELDS(order)  # fmt: skip
+        # plain attribute loads (specialised by the interpreter) beat one attrgetter call
+        account_id = order.account_id
+        market = order.market
+        side = order.side
+        size = order.size
+        price = order.price
+        client_id = order.client_id
+        expiration = order.expiration
+        limit_fee = order.limit_fee
+        order_type = order.order_type
+        tif = order.time_in_force
+        trigger = order.trigger_price
+        post_only = order.post_only
+        reduce_only = order.reduce_only
+        signature = order.signature
+        public_key = order.public_key
         if not (
             type(account_id) is int
             and type(market) is str
@@ -524,15 +546,16 @@ class Exchange:
         is_buy = side is _BUY
         if is_buy:
             keys = book.ask_keys
-            crosses = bool(keys) and -keys[-1] <= price
+            crosses = -keys[-1] <= price if keys else False
         else:
             keys = book.bid_keys
-            crosses = bool(keys) and keys[-1] >= price
+            crosses = keys[-1] >= price if keys else False
         if post_only and crosses:
             best = -keys[-1] if is_buy else keys[-1]
             raise ExchangeError(Reason.POST_ONLY_WOULD_CROSS, f"best {best}")
         # -- initial margin as if the order filled completely at its limit price --------
         value = size * price
+        dq: int
         if is_buy:
             cash = -(-value >> 32)
             dq = size
@@ -616,7 +639,7 @@ class Exchange:
             actions, filled = self._plan(order, order.size, account, market, now, taker_rate)
         else:
             actions, filled = [], 0
-        if filled < order.size and order.time_in_force is TimeInForce.FOK:
+        if filled < order.size and order.time_in_force is _FOK:
             raise ExchangeError(Reason.FOK_NOT_FILLABLE, f"only {filled} of {order.size} fill")
         order_id = self.next_order_id
         self._emit(_new_order_accepted(time=now, order_id=order_id, order=order))
@@ -676,7 +699,7 @@ class Exchange:
             if market is None or rec.order.market == market
         ]
         for oid in sorted(ids):
-            self._cancel(self.orders[oid], CancelReason.USER_CANCELED, now)
+            self._cancel(self.orders[oid], _USER_CANCELED, now)
         return [OrderId(i) for i in sorted(ids)]
 
     def cancel_replace(
@@ -703,9 +726,9 @@ class Exchange:
         if not _is_conditional(new_order.order_type):
             self._validate_taker_risk(new_order, account, market, rate)
             _, filled = self._plan(new_order, new_order.size, account, market, now, rate)
-            if new_order.time_in_force is TimeInForce.FOK and filled < new_order.size:
+            if new_order.time_in_force is _FOK and filled < new_order.size:
                 raise ExchangeError(Reason.FOK_NOT_FILLABLE, "the new order cannot fill")
-        self._cancel(record, CancelReason.REPLACED, now)
+        self._cancel(record, _REPLACED, now)
         # The signature was verified by _validate_order just above.
         return self.place_order(new_order, signature_verified=True)
 
@@ -811,7 +834,7 @@ class Exchange:
         out = []
         for account_id in sorted(self.accounts):
             account = self.accounts[account_id]
-            if account.kind is AccountKind.TRADER and self._is_liquidatable(account):
+            if account.kind is _TRADER and self._is_liquidatable(account):
                 out.append(AccountId(account_id))
         return out
 
@@ -841,7 +864,7 @@ class Exchange:
             raise ExchangeError(Reason.NOT_LIQUIDATABLE, f"account {account_id} is healthy")
         out: list[Event] = []
         for oid in sorted(account.open_orders):
-            self._cancel(self.orders[oid], CancelReason.LIQUIDATED, now)
+            self._cancel(self.orders[oid], _LIQUIDATED, now)
         prices = self.oracle_prices
         balances = {m: b for m, b in account.balances.items() if b}
         closes = tuple(
@@ -946,7 +969,7 @@ class Exchange:
         prices = self.oracle_prices
         ranked = []
         for other in self.accounts.values():
-            if other is account or other.kind is AccountKind.FEE:
+            if other is account or other.kind is _FEE:
                 continue
             b = other.balances.get(market, 0)
             if b == 0 or (b > 0) == (balance > 0):
@@ -1239,13 +1262,13 @@ class Exchange:
         account.client_orders[order.client_id] = e.order_id
         account.open_orders[e.order_id] = record
         if _is_conditional(order.order_type):
-            record.status = OrderStatus.UNTRIGGERED
+            record.status = _UNTRIGGERED
             self._conditional[order.market][e.order_id] = record
             self._schedule_expiry(order.expiration, e.order_id)
 
     def _apply_order_opened(self, e: OrderOpened) -> None:
         record = self.orders[e.order_id]
-        record.status = OrderStatus.OPEN
+        record.status = _OPEN
         record.updated_at = e.time
         self.books[record.order.market].add(record)
         self._schedule_expiry(record.order.expiration, e.order_id)
@@ -1284,7 +1307,7 @@ class Exchange:
     def _apply_order_triggered(self, e: OrderTriggered) -> None:
         record = self.orders[e.order_id]
         self._conditional[record.order.market].pop(e.order_id, None)
-        record.status = OrderStatus.PENDING
+        record.status = _PENDING
         record.updated_at = e.time
 
     def _apply_fill(self, f: Fill) -> None:
@@ -1480,7 +1503,7 @@ class Exchange:
 
     def _get_trader(self, account_id: int) -> AccountState:
         account = self._get_account(account_id)
-        if account.kind is not AccountKind.TRADER:
+        if account.kind is not _TRADER:
             raise ExchangeError(Reason.SYSTEM_ACCOUNT, f"account {account_id} is a system account")
         return account
 
@@ -1554,7 +1577,7 @@ class Exchange:
         config = self.markets.get(order.market)
         if config is None:
             raise ExchangeError(Reason.UNKNOWN_MARKET, str(order.market))
-        if config.status is MarketStatus.HALTED:
+        if config.status is _HALTED:
             raise ExchangeError(Reason.MARKET_HALTED, str(order.market))
         size = order.size
         if size <= 0:
@@ -1591,14 +1614,14 @@ class Exchange:
         self._validate_signature(order, account, config, signature_verified)
         if order.market not in self.oracle_prices:
             raise ExchangeError(Reason.NO_ORACLE_PRICE, f"no price for {order.market}")
-        if order.reduce_only or config.status is not MarketStatus.ONLINE:
+        if order.reduce_only or config.status is not _ONLINE:
             position = account.balances.get(order.market, 0)
-            reduces = (position > 0 and order.side is Side.SELL) or (
-                position < 0 and order.side is Side.BUY
+            reduces = (position > 0 and order.side is _SELL) or (
+                position < 0 and order.side is _BUY
             )
             if order.reduce_only and not reduces:
                 raise ExchangeError(Reason.REDUCE_ONLY_WOULD_INCREASE, "no opposite position")
-            if config.status is MarketStatus.CLOSE_ONLY and not (reduces and size <= abs(position)):
+            if config.status is _CLOSE_ONLY and not (reduces and size <= abs(position)):
                 raise ExchangeError(Reason.MARKET_CLOSE_ONLY, str(order.market))
         maker_rate, taker_rate = self._fee_rates(account, now)
         needed = maker_rate if order.post_only else taker_rate
@@ -1606,10 +1629,10 @@ class Exchange:
             raise ExchangeError(Reason.FEE_LIMIT_TOO_LOW, f"fee {needed} ppm > {order.limit_fee}")
         if order.post_only:
             book = self.books[order.market]
-            best = book.best_ask() if order.side is Side.BUY else book.best_bid()
+            best = book.best_ask() if order.side is _BUY else book.best_bid()
             if best is not None and (
-                (order.side is Side.BUY and order.price >= best)
-                or (order.side is Side.SELL and order.price <= best)
+                (order.side is _BUY and order.price >= best)
+                or (order.side is _SELL and order.price <= best)
             ):
                 raise ExchangeError(Reason.POST_ONLY_WOULD_CROSS, f"best {best}")
         return config, taker_rate
@@ -1659,10 +1682,10 @@ class Exchange:
         """Check margin as if the order filled fully at its limit price, fees included."""
         position = account.balances.get(order.market, 0)
         size: int = order.size
-        if order.reduce_only or config.status is MarketStatus.CLOSE_ONLY:
+        if order.reduce_only or config.status is _CLOSE_ONLY:
             size = min(size, abs(position))
         value = size * order.price
-        if order.side is Side.BUY:
+        if order.side is _BUY:
             dq = size
             cash = -(-value >> 32)
             dcoll = -cash
@@ -1716,7 +1739,14 @@ class Exchange:
             if not seen:
                 value = after * prices[market]
                 tv += value
-                ir += config.compute_initial_margin_fraction(after) * abs(value)
+                if value < 0:
+                    value = -value
+                hot = hots[market]
+                baseline = hot.baseline
+                if -baseline <= after <= baseline:
+                    ir += hot.imf * value
+                else:
+                    ir += config.compute_initial_margin_fraction(after) * value
             return None if ir <= tv << 32 else Reason.INSUFFICIENT_MARGIN
         tv_b = account.collateral << 32
         tr_b = 0
@@ -1753,7 +1783,7 @@ class Exchange:
         limit = order.price
         taker_id = order.account_id
         reduce_cap = -1
-        if order.reduce_only or config.status is MarketStatus.CLOSE_ONLY:
+        if order.reduce_only or config.status is _CLOSE_ONLY:
             reduce_cap = abs(account.balances.get(market, 0))
         actions: list[tuple] = []
         filled = 0
@@ -1771,11 +1801,11 @@ class Exchange:
                 break
             maker_order = maker.order
             if maker_order.expiration <= now:
-                actions.append((_CANCEL, maker, CancelReason.EXPIRED))
+                actions.append((_CANCEL, maker, _EXPIRED))
                 continue
             maker_id = maker.account_id
             if maker_id == taker_id:
-                actions.append((_CANCEL, maker, CancelReason.SELF_TRADE))
+                actions.append((_CANCEL, maker, _SELF_TRADE))
                 continue
             quantity = maker.remaining if maker.remaining < remaining else remaining
             if reduce_cap >= 0:
@@ -1790,7 +1820,7 @@ class Exchange:
                     position += state[1]
                 reducible = abs(position) if (position > 0) == (maker_sign < 0) else 0
                 if reducible == 0:
-                    actions.append((_CANCEL, maker, CancelReason.REDUCE_ONLY))
+                    actions.append((_CANCEL, maker, _REDUCE_ONLY))
                     continue
                 quantity = min(quantity, reducible)
             value = quantity * price
@@ -1815,9 +1845,7 @@ class Exchange:
                 )
             if reason is not None:
                 cancel_reason = (
-                    CancelReason.MARKET_CLOSED
-                    if reason is Reason.MARKET_CLOSE_ONLY
-                    else CancelReason.UNDERCOLLATERALIZED
+                    _MARKET_CLOSED if reason is Reason.MARKET_CLOSE_ONLY else _UNDERCOLLATERALIZED
                 )
                 actions.append((_CANCEL, maker, cancel_reason))
                 continue
@@ -1911,10 +1939,10 @@ class Exchange:
             book = self.books[market]
             if taker_side is _BUY:
                 keys = book.ask_keys
-                crosses = bool(keys) and -keys[-1] <= order.price
+                crosses = -keys[-1] <= order.price if keys else False
             else:
                 keys = book.bid_keys
-                crosses = bool(keys) and keys[-1] >= order.price
+                crosses = keys[-1] >= order.price if keys else False
             end: OrderOpened | OrderCanceled
             if (
                 order.time_in_force is _GTT
@@ -1925,7 +1953,7 @@ class Exchange:
                 if not reference:
                     self._apply_order_opened(end)
             else:
-                reason = CancelReason.REDUCE_ONLY if crosses else CancelReason.IOC_REMAINDER
+                reason = _REDUCE_ONLY if crosses else _IOC_REMAINDER
                 end = _new_order_canceled(time=now, order_id=taker_order_id, reason=reason)
                 if not reference:
                     self._apply_order_canceled(end)
@@ -1958,7 +1986,7 @@ class Exchange:
             for order_id in self._expiring.pop(expiration):
                 record = self.orders.get(order_id)  # None: finished and forgotten
                 if record is not None and record.status in (_OPEN, _UNTRIGGERED):
-                    self._cancel(record, CancelReason.EXPIRED, now)
+                    self._cancel(record, _EXPIRED, now)
                     expired.append(OrderId(order_id))
         return expired
 
@@ -1967,8 +1995,8 @@ class Exchange:
         order = record.order
         trigger = order.trigger_price
         assert trigger is not None
-        is_stop = order.order_type in (OrderType.STOP_LIMIT, OrderType.STOP_MARKET)
-        if order.side is Side.BUY:
+        is_stop = order.order_type in (_STOP_LIMIT, _STOP_MARKET)
+        if order.side is _BUY:
             return price >= trigger if is_stop else price <= trigger
         return price <= trigger if is_stop else price >= trigger
 
@@ -1984,32 +2012,32 @@ class Exchange:
         order = record.order
         self._emit(OrderTriggered(time=Timestamp(now), order_id=OrderId(record.order_id)))
         if order.expiration <= now:
-            self._cancel(record, CancelReason.EXPIRED, now)
+            self._cancel(record, _EXPIRED, now)
             return
         account = self.accounts[order.account_id]
         config = self.markets[order.market]
         try:
-            if config.status is MarketStatus.HALTED:
+            if config.status is _HALTED:
                 raise ExchangeError(Reason.MARKET_HALTED, "")
             _, rate = self._fee_rates(account, now)
             self._validate_taker_risk(order, account, config, rate)
             if order.reduce_only:
                 position = account.balances.get(order.market, 0)
-                if position == 0 or (position > 0) == (order.side is Side.BUY):
+                if position == 0 or (position > 0) == (order.side is _BUY):
                     raise ExchangeError(Reason.REDUCE_ONLY_WOULD_INCREASE, "")
         except ExchangeError as exc:
             reason = (
-                CancelReason.REDUCE_ONLY
+                _REDUCE_ONLY
                 if exc.reason is Reason.REDUCE_ONLY_WOULD_INCREASE
-                else CancelReason.MARKET_CLOSED
+                else _MARKET_CLOSED
                 if exc.reason in (Reason.MARKET_HALTED, Reason.MARKET_CLOSE_ONLY)
-                else CancelReason.UNDERCOLLATERALIZED
+                else _UNDERCOLLATERALIZED
             )
             self._cancel(record, reason, now)
             return
         actions, filled = self._plan(order, record.remaining, account, config, now, rate)
-        if order.time_in_force is TimeInForce.FOK and filled < record.remaining:
-            self._cancel(record, CancelReason.IOC_REMAINDER, now)
+        if order.time_in_force is _FOK and filled < record.remaining:
+            self._cancel(record, _IOC_REMAINDER, now)
             return
         self._execute(record, actions, now)
 

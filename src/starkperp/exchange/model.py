@@ -312,7 +312,7 @@ def compute_fast_constructor(cls: type[_T]) -> Callable[..., _T]:
     slots = cls.__dict__.get("__slots__")
     assert slots is not None and tuple(slots) == tuple(names), "needs a slotted dataclass"
     twin = type(f"_{cls.__name__}Twin", (), {"__slots__": tuple(slots)})
-    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_twin": twin}
+    namespace: dict[str, Any] = {"_cls": cls, "_twin": twin}
     params = []
     for f in fields(cls):  # type: ignore[arg-type]
         if f.default is not MISSING:
@@ -323,7 +323,7 @@ def compute_fast_constructor(cls: type[_T]) -> Callable[..., _T]:
             params.append(f.name)
     body = "".join(f"    obj.{n} = {n}\n" for n in names)
     source = (
-        f"def make(*, {', '.join(params)}):\n    obj = _new(_twin)\n{body}"
+        f"def make(*, {', '.join(params)}):\n    obj = _twin()\n{body}"
         "    obj.__class__ = _cls\n    return obj\n"
     )
     exec(source, namespace)  # noqa: S102 - generated from the dataclass's own field names
