@@ -13,21 +13,27 @@ accounts (:mod:`starkperp.api.ws`).
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import AsyncIterator
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from starkperp.api.auth import validate_request_signature
+from starkperp.api.auth import validate_private_request
+from starkperp.api.hot import HotRoutes
+from starkperp.api.orders import build_order, parse_order_id, parse_signature
+from starkperp.api.orders import parse_expiration_s as _parse_expiration_s
 from starkperp.api.ratelimit import RateDecision, RateLimiter
+from starkperp.api.responses import (
+    error_response,
+    get_exchange_error_status,
+    get_validation_error,
+)
 from starkperp.api.schemas import (
     OnboardingBody,
     OracleTickBody,
@@ -37,24 +43,12 @@ from starkperp.api.schemas import (
 )
 from starkperp.api.ws import WsHub, serve_websocket
 from starkperp.crypto.errors import CryptoError
-from starkperp.exchange.errors import ExchangeError, Reason
+from starkperp.exchange.errors import ExchangeError
 from starkperp.exchange.markets import (
     Price,
     collateral_from_human,
     compute_human_price,
     human_from_quantity,
-    price_from_human,
-    quantity_from_human,
-)
-from starkperp.exchange.model import (
-    AccountId,
-    FeeRate,
-    Order,
-    OrderSignature,
-    OrderType,
-    Side,
-    TimeInForce,
-    Timestamp,
 )
 from starkperp.exchange.oracle import PriceTick, SignedPrice
 from starkperp.monitor.metrics import NodeMetrics
@@ -76,13 +70,7 @@ from starkperp.node.views import (
 __all__ = ["create_app"]
 
 _MAX_LIMIT = 1_000
-_STATUS_BY_REASON = {Reason.UNKNOWN_ORDER: 404, Reason.UNKNOWN_ACCOUNT: 404}
-
-
-def _error(status: int, code: int, msg: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(
-        {"errors": [{"msg": msg, "code": code}]}, status_code=status, headers=headers
-    )
+_error = error_response
 
 
 def _node(request: Request) -> Node:
@@ -106,64 +94,21 @@ def _before_ms(value: str | None) -> int | None:
     return None if value is None else parse_iso_ms(value)
 
 
-def _parse_signature(text: str) -> OrderSignature:
-    body = text[2:] if text.startswith("0x") else text
-    if len(body) != 128:
-        raise ExchangeError(Reason.BAD_SIGNATURE, "signature must be 64 bytes of hex (r || s)")
-    return OrderSignature(r=int(body[:64], 16), s=int(body[64:], 16))
-
-
-def _parse_fee_ppm(text: str) -> FeeRate:
-    try:
-        value = Decimal(text) * 1_000_000
-    except InvalidOperation as exc:
-        raise ExchangeError(Reason.INVALID_ORDER, "limitFee is not a number") from exc
-    if not value.is_finite() or value != value.to_integral_value() or not 0 <= value < 10**6:
-        raise ExchangeError(Reason.INVALID_ORDER, "limitFee must be in [0, 1) with 6 decimals")
-    return FeeRate(int(value))
-
-
-def _parse_expiration_s(text: str) -> int:
-    ms = parse_iso_ms(text)
-    if not 0 <= ms < 2**32 * 1000:
-        raise NodeError(NodeReason.NUMBER_OUT_OF_RANGE, "expiration out of range")
-    return -(-ms // 1000)
-
-
 async def authenticate(request: Request) -> AccountRecord:
     """Check dYdX v3 HMAC headers and the per-account rate limit; return the account."""
-    node = _node(request)
-    headers = request.headers
-    key = headers.get("DYDX-API-KEY")
-    signature = headers.get("DYDX-SIGNATURE")
-    timestamp = headers.get("DYDX-TIMESTAMP")
-    passphrase = headers.get("DYDX-PASSPHRASE")
-    if not key or not signature or not timestamp or not passphrase:
-        raise NodeError(NodeReason.MISSING_AUTH_HEADERS, "missing DYDX-* headers", status=401)
-    creds, record = node.get_credentials(key)
     raw = await request.body()
-    body: Any = None
-    if raw.strip():
-        try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise NodeError(NodeReason.MALFORMED_REQUEST, "body is not JSON") from exc
     path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
     query = request.scope.get("query_string", b"").decode("latin-1")
     if query and "?" not in path:
         path = f"{path}?{query}"
-    validate_request_signature(
-        credentials=creds,
-        passphrase=passphrase,
-        signature=signature,
-        iso_timestamp=timestamp,
+    record, _, decision = validate_private_request(
+        _node(request),
+        request.app.state.account_limiter,
+        header=request.headers.get,
         method=request.method,
         request_path=path,
-        body=body,
-        now_ms=node.clock_ms(),
-        max_skew_ms=node.config.max_timestamp_skew_ms,
+        raw_body=raw,
     )
-    decision = request.app.state.account_limiter.check(f"acct:{record.account_id}")
     _merge_rate(request, decision)
     if not decision.allowed:
         raise NodeError(NodeReason.RATE_LIMITED, "account rate limit", status=429)
@@ -202,9 +147,7 @@ class RateLimitMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for key, value in state["rate"].headers().items():
-                    headers[key] = value
+                message["headers"] = [*message.get("headers", ()), *state["rate"].raw_headers()]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -214,8 +157,12 @@ class RateLimitMiddleware:
         ).observe(time.perf_counter() - started)
 
 
-def create_app(node: Node, *, manage_lifecycle: bool = True) -> FastAPI:
-    """Build the FastAPI application around a node (started/stopped with the app if asked)."""
+def create_app(node: Node, *, manage_lifecycle: bool = True, hot_routes: bool = True) -> FastAPI:
+    """Build the FastAPI application around a node (started/stopped with the app if asked).
+
+    ``hot_routes=False`` leaves order placement and cancellation to the framework routes
+    (the reference the hot path is tested against).
+    """
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -248,6 +195,12 @@ def create_app(node: Node, *, manage_lifecycle: bool = True) -> FastAPI:
     app.state.hub = hub
     metrics = node.metrics
 
+    # Added first, so it sits inside the rate limiter: the hot routes skip the framework
+    # but still count against the IP limit and carry the RateLimit-* headers.
+    if hot_routes:
+        app.add_middleware(
+            HotRoutes, node=node, account_limiter=app.state.account_limiter, metrics=metrics
+        )
     app.add_middleware(RateLimitMiddleware, limiter=app.state.ip_limiter, metrics=metrics)
 
     @app.exception_handler(NodeError)
@@ -258,7 +211,7 @@ def create_app(node: Node, *, manage_lifecycle: bool = True) -> FastAPI:
     @app.exception_handler(ExchangeError)
     async def exchange_error(request: Request, exc: ExchangeError) -> JSONResponse:
         metrics.orders_rejected.labels(exc.reason.name).inc()
-        return _error(_STATUS_BY_REASON.get(exc.reason, 400), int(exc.reason), exc.message)
+        return _error(get_exchange_error_status(exc), int(exc.reason), exc.message)
 
     @app.exception_handler(CryptoError)
     async def crypto_error(request: Request, exc: CryptoError) -> JSONResponse:
@@ -266,17 +219,7 @@ def create_app(node: Node, *, manage_lifecycle: bool = True) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = exc.errors()
-        kinds = {str(e.get("type", "")) for e in errors}
-        if "json_invalid" in kinds:
-            reason = NodeReason.MALFORMED_REQUEST
-        elif "missing" in kinds:
-            reason = NodeReason.MISSING_FIELD
-        else:
-            reason = NodeReason.WRONG_TYPE
-        msg = "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in errors[:5]
-        )
+        reason, msg = get_validation_error(exc.errors())
         return _error(400, int(reason), msg)
 
     @app.exception_handler(StarletteHTTPException)
@@ -446,7 +389,7 @@ def create_app(node: Node, *, manage_lifecycle: bool = True) -> FastAPI:
         config = node.get_market_config(body.market)
         signed = []
         for p in body.prices:
-            sig = _parse_signature(p.signature)
+            sig = parse_signature(p.signature)
             signed.append(
                 SignedPrice(
                     signer=int(p.signer, 16),
@@ -557,32 +500,15 @@ def create_app(node: Node, *, manage_lifecycle: bool = True) -> FastAPI:
     async def create_order(
         body: OrderBody, record: AccountRecord = Depends(authenticate)
     ) -> dict[str, Any]:
-        """Place a signed order; answered after the order is in the durable log."""
+        """Place a signed order; answered after the order is in the durable log.
+
+        Requests with a JSON body are served by :class:`~starkperp.api.hot.HotRoutes`
+        with the same steps; this route is the reference and serves the rest.
+        """
         config = node.get_market_config(body.market)
-        trigger = None if body.triggerPrice is None else price_from_human(config, body.triggerPrice)
-        order = Order(
-            account_id=AccountId(record.account_id),
-            market=config.market,
-            side=Side(body.side),
-            size=quantity_from_human(config, body.size),
-            price=price_from_human(config, body.price),
-            client_id=body.clientId,
-            expiration=Timestamp(_parse_expiration_s(body.expiration)),
-            limit_fee=_parse_fee_ppm(body.limitFee),
-            order_type=OrderType(body.type),
-            time_in_force=TimeInForce(body.timeInForce),
-            trigger_price=trigger,
-            post_only=body.postOnly,
-            reduce_only=body.reduceOnly,
-            signature=_parse_signature(body.signature),
-            public_key=record.stark_key,
+        order, cancel_id = build_order(
+            body, account_id=record.account_id, public_key=record.stark_key, config=config
         )
-        cancel_id = None
-        if body.cancelId is not None:
-            try:
-                cancel_id = int(body.cancelId)
-            except ValueError as exc:
-                raise ExchangeError(Reason.UNKNOWN_ORDER, "cancelId") from exc
         view = await node.place_order(order, cancel_id=cancel_id)
         return {"order": get_order_json(view, config, record.uuid)}
 
@@ -639,7 +565,7 @@ def create_app(node: Node, *, manage_lifecycle: bool = True) -> FastAPI:
         order_id: str, record: AccountRecord = Depends(authenticate)
     ) -> dict[str, Any]:
         """Cancel one order; answered after the cancel is in the durable log."""
-        oid = _parse_order_id(order_id)
+        oid = parse_order_id(order_id)
         node.get_order_view(oid, record.account_id)
         view = await node.cancel_order(record.account_id, oid)
         config = node.markets[view.order.market]
@@ -758,7 +684,7 @@ def create_app(node: Node, *, manage_lifecycle: bool = True) -> FastAPI:
         expiration_s = _parse_expiration_s(body.expiration)
         if expiration_s <= node.clock_ms() // 1000:
             raise NodeError(NodeReason.EXPIRED, "withdrawal expired")
-        sig = _parse_signature(body.signature)
+        sig = parse_signature(body.signature)
         ok = verify_withdrawal(
             network_id=node.config.network_id,
             position_id=record.account_id,
@@ -821,12 +747,6 @@ _CANDLE_SECONDS = {
     "4HOURS": 14400,
     "1DAY": 86400,
 }
-
-
-def _parse_order_id(text: str) -> int:
-    if not text.isdigit() or len(text) > 19:
-        raise NodeError(NodeReason.NOT_FOUND, "no such order", status=404)
-    return int(text)
 
 
 def _account_json(node: Node, record: AccountRecord) -> dict[str, Any]:

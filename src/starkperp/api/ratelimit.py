@@ -30,6 +30,14 @@ class RateDecision:
             "RateLimit-Reset": str(self.reset_ms),
         }
 
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """Return the ``RateLimit-*`` headers as ASGI header pairs (lower-case names)."""
+        return [
+            (b"ratelimit-limit", str(self.limit).encode()),
+            (b"ratelimit-remaining", str(self.remaining).encode()),
+            (b"ratelimit-reset", str(self.reset_ms).encode()),
+        ]
+
 
 class RateLimiter:
     """Fixed-window counters keyed by an arbitrary string (``ip:...``, ``acct:...``)."""

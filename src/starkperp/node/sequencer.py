@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 from starkperp.exchange.engine import Exchange
 from starkperp.exchange.events import Event
 from starkperp.exchange.markets import MarketConfig
-from starkperp.exchange.model import Order
+from starkperp.exchange.model import Order, OrderSignature, OrderType, Side, TimeInForce
 from starkperp.node.codec import encode_event
 from starkperp.node.errors import NodeError, NodeReason
 from starkperp.node.log import LogEntry, LogStore, RowWrite
@@ -42,7 +42,9 @@ __all__ = [
     "Sequencer",
     "SignatureJob",
     "SignaturePool",
+    "pack_signature_jobs",
     "verify_order_signatures",
+    "verify_packed_order_signatures",
 ]
 
 T = TypeVar("T")
@@ -256,6 +258,97 @@ def verify_order_signatures(jobs: Sequence[SignatureJob]) -> list[bool]:
     return results
 
 
+PackedJobs = tuple[tuple[MarketConfig, ...], list[tuple[Any, ...]]]
+"""Signature jobs as they travel to a worker: each market config once, each order flat."""
+
+
+def pack_signature_jobs(jobs: Sequence[SignatureJob]) -> PackedJobs:
+    """Flatten jobs for the trip to a worker process.
+
+    Pickling an ``Order`` and a ``MarketConfig`` dataclass per job cost the node more CPU
+    (~0.1 ms) than the rest of the trip; a plain tuple per order and each distinct market
+    config once per chunk cost a few microseconds. An order that does not have the usual
+    shape travels as it is.
+    """
+    index_of: dict[int, int] = {}
+    configs: list[MarketConfig] = []
+    packed: list[tuple[Any, ...]] = []
+    for order, config, public_key, network_id in jobs:
+        index = index_of.get(id(config))
+        if index is None:
+            index = index_of[id(config)] = len(configs)
+            configs.append(config)
+        packed.append((index, public_key, network_id, _order_to_wire(order)))
+    return tuple(configs), packed
+
+
+def _order_to_wire(order: Order) -> tuple[Any, ...] | Order:
+    sig = order.signature
+    if (
+        type(order) is not Order
+        or type(order.side) is not Side
+        or type(order.order_type) is not OrderType
+        or type(order.time_in_force) is not TimeInForce
+        or (sig is not None and type(sig) is not OrderSignature)
+    ):
+        return order
+    return (
+        order.account_id,
+        order.market,
+        order.side.value,
+        order.size,
+        order.price,
+        order.client_id,
+        order.expiration,
+        order.limit_fee,
+        order.order_type.value,
+        order.time_in_force.value,
+        order.trigger_price,
+        order.post_only,
+        order.reduce_only,
+        None if sig is None else sig.r,
+        None if sig is None else sig.s,
+        order.public_key,
+    )
+
+
+def _order_from_wire(wire: tuple[Any, ...] | Order) -> Order:
+    if isinstance(wire, Order):
+        return wire
+    (account_id, market, side, size, price, client_id, expiration, limit_fee) = wire[:8]
+    (order_type, tif, trigger, post_only, reduce_only, r, s, public_key) = wire[8:]
+    return Order(
+        account_id=account_id,
+        market=market,
+        side=Side(side),
+        size=size,
+        price=price,
+        client_id=client_id,
+        expiration=expiration,
+        limit_fee=limit_fee,
+        order_type=OrderType(order_type),
+        time_in_force=TimeInForce(tif),
+        trigger_price=trigger,
+        post_only=post_only,
+        reduce_only=reduce_only,
+        signature=None if r is None else OrderSignature(r=r, s=s),
+        public_key=public_key,
+    )
+
+
+def verify_packed_order_signatures(packed: PackedJobs) -> bytes:
+    """Worker task: :func:`verify_order_signatures` of packed jobs (one byte per job, 1 = ok)."""
+    configs, wires = packed
+    verdicts = bytearray(len(wires))
+    for i, (index, public_key, network_id, wire) in enumerate(wires):
+        try:
+            job = (_order_from_wire(wire), configs[index], public_key, network_id)
+        except Exception:  # a malformed job is refused, never a crashed worker
+            continue
+        verdicts[i] = verify_order_signatures([job])[0]
+    return bytes(verdicts)
+
+
 def _exit_when_orphaned() -> None:
     """Pool-worker initializer: exit as soon as the process that started this worker is gone.
 
@@ -304,6 +397,7 @@ class SignaturePool:
         self._queue: list[tuple[SignatureJob, asyncio.Future[bool]]] = []
         self._scheduled = False
         self._tail: asyncio.Task[None] | None = None  # the chunk delivered last
+        self._in_flight = 0  # chunks sent to the workers and not answered yet
 
     @property
     def is_started(self) -> bool:
@@ -362,14 +456,22 @@ class SignaturePool:
         return await future
 
     def _dispatch(self) -> None:
+        """Send what waits to the idle workers, split evenly; busy workers get nothing.
+
+        At most one chunk per worker is in flight. Requests that arrive meanwhile wait and
+        leave together when a chunk finishes, so under load the chunks grow (fewer, larger
+        trips to the workers cost the event loop less per order) and when idle a lone
+        order leaves at once.
+        """
         self._scheduled = False
-        queue, self._queue = self._queue, []
-        if not queue:
+        idle = self.workers - self._in_flight
+        if not self._queue or idle <= 0:
             return
-        per_chunk = min(self.max_batch, -(-len(queue) // self.workers))
+        per_chunk = min(self.max_batch, -(-len(self._queue) // idle))
         loop = asyncio.get_running_loop()
-        for start in range(0, len(queue), per_chunk):
-            chunk = queue[start : start + per_chunk]
+        while self._queue and self._in_flight < self.workers:
+            chunk, self._queue = self._queue[:per_chunk], self._queue[per_chunk:]
+            self._in_flight += 1
             self._tail = loop.create_task(self._run_chunk(chunk, self._tail))
 
     async def _run_chunk(
@@ -386,10 +488,30 @@ class SignaturePool:
         jobs = [job for job, _ in chunk]
         executor = self._executor
         try:
+            results = await self._verify_chunk(jobs, executor)
+        finally:
+            self._in_flight -= 1
+            if self._queue and not self._scheduled:
+                self._scheduled = True
+                asyncio.get_running_loop().call_soon(self._dispatch)
+        if previous is not None and not previous.done():
+            await asyncio.wait([previous])
+        for (_, future), ok in zip(chunk, results):
+            if not future.done():
+                future.set_result(ok)
+
+    async def _verify_chunk(
+        self,
+        jobs: list[SignatureJob],
+        executor: concurrent.futures.ProcessPoolExecutor | None,
+    ) -> list[bool]:
+        try:
             if executor is None:
                 raise concurrent.futures.BrokenExecutor("the pool stopped")
             loop = asyncio.get_running_loop()
-            results = await loop.run_in_executor(executor, verify_order_signatures, jobs)
+            packed = pack_signature_jobs(jobs)
+            verdicts = await loop.run_in_executor(executor, verify_packed_order_signatures, packed)
+            results = [bool(v) for v in verdicts]
         except Exception:  # pool broken or shut down: never lose an order, check inline
             if isinstance(self._executor, concurrent.futures.ProcessPoolExecutor) and (
                 executor is self._executor
@@ -397,8 +519,4 @@ class SignaturePool:
                 self._executor = None
                 executor.shutdown(wait=False, cancel_futures=True)
             results = verify_order_signatures(jobs)
-        if previous is not None and not previous.done():
-            await asyncio.wait([previous])
-        for (_, future), ok in zip(chunk, results):
-            if not future.done():
-                future.set_result(ok)
+        return results

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starkperp.exchange.engine import Exchange
 from starkperp.exchange.errors import ExchangeError
@@ -56,6 +56,9 @@ from starkperp.node.recovery import (
 from starkperp.node.sequencer import Sequencer, SignaturePool
 from starkperp.node.views import format_iso_ms, get_fill_json, get_order_json
 
+if TYPE_CHECKING:  # settlement (engineer D) imports this module
+    from starkperp.node.settlement import SettlementService
+
 __all__ = ["Node", "compute_account_uuid", "wall_clock_ms"]
 
 _ACCOUNT_NAMESPACE = uuid.UUID("0f9da948-a6fb-4c45-9edc-4685c3f3317d")
@@ -88,8 +91,10 @@ class Node:
         metrics: NodeMetrics | None = None,
         store: LogStore | None = None,
         signature_workers: int = 2,
+        settlement: SettlementService | None = None,
     ) -> None:
-        """``signature_workers`` processes verify order signatures (0: verify inline)."""
+        """``signature_workers`` processes verify order signatures (0: verify inline);
+        ``settlement`` batches, proves and settles the log on L1 while the node runs."""
         self.config = config
         self.exchange_config = replace(config.exchange, network_id=config.network_id)
         self.clock_ms = clock_ms
@@ -104,6 +109,7 @@ class Node:
         self._ticker: asyncio.Task[None] | None = None
         self._transfer_sink: list[dict[str, Any]] | None = None
         self._running = False
+        self.settlement = settlement  # settlement (engineer D)
         self.signature_pool: SignaturePool | None = (
             SignaturePool(workers=signature_workers) if signature_workers > 0 else None
         )
@@ -170,10 +176,14 @@ class Node:
         self._running = True
         if ticks:
             self._ticker = asyncio.get_running_loop().create_task(self._tick_loop())
+        if self.settlement is not None:  # settlement (engineer D)
+            self.settlement.start(self)
 
     async def stop(self) -> None:
         """Stop ticks, commit what is pending and close the log (graceful shutdown)."""
         self._running = False
+        if self.settlement is not None:  # settlement (engineer D): its thread credits via seq
+            await asyncio.to_thread(self.settlement.stop)
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -415,6 +425,8 @@ class Node:
             "accounts": len(self.registry.by_account),
             "stateDigest": self.engine.compute_state_digest().hex(),
             "uptimeMs": self.clock_ms() - self.started_ms,
+            # settlement (engineer D)
+            "settlement": self.settlement.get_status() if self.settlement is not None else None,
         }
 
     # ---- read-model projection -------------------------------------------------------

@@ -55,8 +55,27 @@ def parse_iso_ms(text: str) -> int:
 
 def format_iso_ms(epoch_ms: int) -> str:
     """Format epoch milliseconds as dYdX does: ``2021-01-01T00:00:00.000Z``."""
-    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+    seconds, millis = divmod(epoch_ms, 1000)
+    prefix = _ISO_SECONDS.get(seconds)
+    if prefix is None:
+        prefix = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        _remember(_ISO_SECONDS, seconds, prefix)
+    return f"{prefix}{millis:03d}Z"
+
+
+# Views are built on the ack path of every order; the same seconds, prices and sizes recur,
+# so their text is remembered in small bounded tables (cleared when full: memory stays flat).
+_CACHE_LIMIT = 8192
+_ISO_SECONDS: dict[int, str] = {}
+_PRICE_TEXT: dict[tuple[int, int, int], str] = {}
+_SIZE_TEXT: dict[tuple[int, int], str] = {}
+_USD_TEXT: dict[int, str] = {}
+
+
+def _remember(table: dict[Any, str], key: Any, text: str) -> None:
+    if len(table) >= _CACHE_LIMIT:
+        table.clear()
+    table[key] = text
 
 
 def format_decimal(value: Decimal) -> str:
@@ -70,15 +89,31 @@ def format_decimal(value: Decimal) -> str:
 
 
 def _price(market: MarketConfig, price: int | None) -> str | None:
-    return None if price is None else format_decimal(compute_human_price(market, price))
+    if price is None:
+        return None
+    key = (price, market.resolution, market.tick_size)
+    text = _PRICE_TEXT.get(key)
+    if text is None:
+        text = format_decimal(compute_human_price(market, price))
+        _remember(_PRICE_TEXT, key, text)
+    return text
 
 
 def _size(market: MarketConfig, quantity: int) -> str:
-    return format_decimal(human_from_quantity(market, quantity))
+    key = (quantity, market.resolution)
+    text = _SIZE_TEXT.get(key)
+    if text is None:
+        text = format_decimal(human_from_quantity(market, quantity))
+        _remember(_SIZE_TEXT, key, text)
+    return text
 
 
 def _usd(amount: int) -> str:
-    return format_decimal(human_from_collateral(amount))
+    text = _USD_TEXT.get(amount)
+    if text is None:
+        text = format_decimal(human_from_collateral(amount))
+        _remember(_USD_TEXT, amount, text)
+    return text
 
 
 def get_order_json(view: OrderView, market: MarketConfig, account_uuid: str) -> dict[str, Any]:
