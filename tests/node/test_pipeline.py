@@ -26,6 +26,7 @@ from starkperp.rollup.batch import BatchResult, execute_batch
 from starkperp.rollup.state import RollupState
 from starkperp.rollup.transactions import Deposit
 from starkperp.stark.options import PRESETS
+from tests.exchange import helpers
 from tests.node.test_bridge import ORACLE_KEY, RECIPIENT, _rollup_config, _session
 
 MINIMAL = PRESETS["minimal"]
@@ -105,6 +106,7 @@ def test_session_is_proven_verified_and_reported_not_settled(prover: BatchProver
     No on-chain verifier for the batch AIR is deployed, so L1 must refuse the batches and
     the pipeline must say so rather than claim settlement.
     """
+    helpers._counter[0] = 0  # client ids (hence order keys in a depth-8 tree) as when run alone
     ex, _ = _session()
     bridge = EventBridge(
         minimal(), _rollup_config(), oracle_public_key=ORACLE_KEY, get_recipient=lambda a: RECIPIENT

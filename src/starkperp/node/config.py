@@ -2,6 +2,8 @@
 
 The node's own knobs (storage URL, network id, HMAC clock skew, rate limits, tick period, the
 initial oracle prices used when the log holds none) sit beside the exchange's configuration.
+:class:`SettlementConfig` holds the knobs of the settlement service (rollup and proof presets,
+when a batch closes, prover processes).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from dataclasses import dataclass, field
 from starkperp.exchange import config as exchange_config
 from starkperp.exchange.config import ExchangeConfig
 
-__all__ = ["NodeConfig", "default", "minimal"]
+__all__ = ["NodeConfig", "SettlementConfig", "default", "minimal"]
 
 _DEFAULT_PRICES = (
     ("BTC-USD", "50000"),
@@ -50,6 +52,31 @@ class NodeConfig:
         for market, _ in self.initial_prices:
             if market not in known:
                 raise ValueError(f"initial price for unknown market {market}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SettlementConfig:
+    """How the node settles: presets, batch closing by size or age, prover processes.
+
+    The on-chain batch verifier is only known to fit L1's contract size limit at the
+    ``minimal`` proof preset, and the ``minimal`` rollup preset (trees of depth 8, BTC-USD
+    and ETH-USD) matches the node's ``minimal`` markets.
+    """
+
+    rollup_preset: str = "minimal"
+    proof_preset: str = "minimal"
+    max_transactions: int = 32
+    max_age_seconds: float = 15.0
+    prover_workers: int = 1
+    poll_seconds: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.rollup_preset not in ("minimal", "default"):
+            raise ValueError(f"unknown rollup preset {self.rollup_preset!r}")
+        if self.max_transactions < 1 or self.max_age_seconds < 0:
+            raise ValueError("max_transactions >= 1 and max_age_seconds >= 0")
+        if self.prover_workers < 1 or self.poll_seconds <= 0:
+            raise ValueError("prover_workers >= 1 and poll_seconds > 0")
 
 
 def default(db_url: str = "starkperp-node.sqlite") -> NodeConfig:

@@ -10,6 +10,10 @@ The read models (orders, fills, positions, transfers, funding payments, accounts
 derived tables written in the *same* transaction as the log records that produced them, so they
 are never ahead of or behind the log.
 
+The ``batches`` table records the rollup batches the node closed and what became of them
+(closed, proven, submitted, settled or rejected; see :mod:`starkperp.node.settlement`): one
+JSON document per batch number, each change its own durable transaction, like the log.
+
 Two implementations share one interface, :class:`LogStore`: SQLite in WAL mode with
 ``synchronous=FULL`` (the embedded default) and PostgreSQL through psycopg 3 (when outgrown).
 """
@@ -113,6 +117,14 @@ class LogStore(Protocol):
         """Durably set a node metadata value."""
         ...
 
+    def save_batch(self, batch_number: int, data: dict[str, Any]) -> None:
+        """Durably insert or replace the record of one rollup batch."""
+        ...
+
+    def load_batches(self) -> list[dict[str, Any]]:
+        """Return every batch record, in batch-number order."""
+        ...
+
     def close(self) -> None:
         """Release connections."""
         ...
@@ -134,6 +146,8 @@ class _SqlStore:
             f"CREATE TABLE IF NOT EXISTS log (seq {self.autoincrement}, kind TEXT NOT NULL, "
             "ts_ms BIGINT NOT NULL, payload TEXT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS batches (batch_number BIGINT PRIMARY KEY, "
+            "data TEXT NOT NULL)",
         ]
         for table in READ_MODELS:
             ddl.append(
@@ -253,6 +267,22 @@ class _SqlStore:
             ).fetchone()
         return None if row is None else str(row[0])
 
+    def load_batches(self) -> list[dict[str, Any]]:
+        """Return every batch record, in batch-number order."""
+        with self._rlock:
+            rows = self._reader.execute("SELECT data FROM batches ORDER BY batch_number").fetchall()
+        return [dict(json.loads(r[0])) for r in rows]
+
+    def _batch_params(self, batch_number: int, data: dict[str, Any]) -> tuple[int, str]:
+        if batch_number < 0:
+            raise NodeError(NodeReason.MALFORMED_REQUEST, "negative batch number")
+        return batch_number, json.dumps(data, separators=(",", ":"), sort_keys=True)
+
+    _batch_upsert = (
+        "INSERT INTO batches (batch_number, data) VALUES (?, ?) "
+        "ON CONFLICT (batch_number) DO UPDATE SET data = excluded.data"
+    )
+
 
 class SqliteLogStore(_SqlStore):
     """The log in one SQLite file, WAL mode, ``synchronous=FULL``: a commit survives SIGKILL
@@ -324,6 +354,12 @@ class SqliteLogStore(_SqlStore):
                 (key, value),
             )
 
+    def save_batch(self, batch_number: int, data: dict[str, Any]) -> None:
+        """Durably insert or replace the record of one rollup batch."""
+        params = self._batch_params(batch_number, data)
+        with self._wlock:
+            self._writer.execute(self._batch_upsert, params)
+
     def close(self) -> None:
         """Release connections."""
         with self._wlock, self._rlock:
@@ -394,6 +430,12 @@ class PostgresLogStore(_SqlStore):
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (key, value),
             )
+
+    def save_batch(self, batch_number: int, data: dict[str, Any]) -> None:
+        """Durably insert or replace the record of one rollup batch."""
+        params = self._batch_params(batch_number, data)
+        with self._wlock, self._writer.transaction():
+            self._writer.execute(self._sql(self._batch_upsert), params)
 
     def close(self) -> None:
         """Release connections."""

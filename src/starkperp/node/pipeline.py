@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import enum
 import multiprocessing
+import os
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -149,6 +151,25 @@ def compute_proof(result: BatchResult, options: ProofOptions, squash: bool) -> P
     return ProvedBatch(proof=proof, prove_seconds=time.perf_counter() - start)
 
 
+def _exit_with_parent() -> None:
+    # Worker initializer: a node killed hard cannot shut its pool down, and a worker blocked
+    # on its queue would live on; a daemon thread exits once the parent process is gone.
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _warm_worker() -> bool:
+    import starkperp.rollup.air  # noqa: F401  (numba kernels load from their cache)
+
+    return True
+
+
 class BatchProver:
     """A pool of prover processes (spawned, never forked)."""
 
@@ -158,8 +179,14 @@ class BatchProver:
         self.options = options
         self.squash = squash
         self._pool = ProcessPoolExecutor(
-            max_workers=max_workers, mp_context=multiprocessing.get_context("spawn")
+            max_workers=max_workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_exit_with_parent,
         )
+
+    def warm(self) -> Future[bool]:
+        """Start a worker now and have it import the prover (seconds), before any batch."""
+        return self._pool.submit(_warm_worker)
 
     def submit(self, result: BatchResult) -> Future[ProvedBatch]:
         """Start proving ``result`` in a worker; return the future proof."""
@@ -196,6 +223,8 @@ class L1Submitter:
     def __init__(self, client: L1Client, *, operator: str) -> None:
         self.client = client
         self.operator = operator
+        self.last_gas = 0
+        """Gas of the last accepted ``updateState`` (embedded chain; 0 when not measured)."""
 
     def submit(self, result: BatchResult, proof: bytes) -> tuple[BatchStatus, str]:
         """Submit one batch; return SETTLED, or PROVEN_NOT_SETTLED with L1's reason."""
@@ -213,10 +242,16 @@ class L1Submitter:
             if self.client.system.verifier_address == ZERO_ADDRESS:
                 reason += " (no StarkVerifier deployed: the verifier address is zero)"
             return BatchStatus.PROVEN_NOT_SETTLED, reason
+        self.last_gas = self._measure_gas()
         stored = self.client.get_state_hash()
         if stored != result.new_shared_state.compute_hash():
             return BatchStatus.PROVEN_NOT_SETTLED, "L1 state hash differs after updateState"
         return BatchStatus.SETTLED, ""
+
+    def _measure_gas(self) -> int:
+        if not self.client.is_embedded:
+            return 0
+        return int(self.client.system.perpetual.call_trace().gas_used)
 
 
 class BatchPipeline:
