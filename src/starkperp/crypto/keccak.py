@@ -361,6 +361,9 @@ def _bswap64(x: np.uint64) -> np.uint64:
     return (x << np.uint64(32)) | (x >> np.uint64(32))
 
 
+_FELT_TILE = 16  # rows copied point-major at a time before hashing (the copy stays in L1)
+
+
 @njit(cache=True)
 def _hash_felt_columns(
     cols: npt.NDArray[np.uint64],
@@ -371,31 +374,34 @@ def _hash_felt_columns(
 ) -> None:
     # Row r's message is cols[0, r] || ... || cols[w-1, r], each word big-endian, so its lane j
     # (j < w) is bswap(cols[j, r]); lane w starts the 0x01 padding, the last lane ends in 0x80.
+    # Rows are hashed a tile at a time: the tile's lanes, padding included, are first copied
+    # row-major (reading each column sequentially), so absorbing reads contiguous memory.
     width = cols.shape[0]
     n_blocks = (8 * width) // 136 + 1
-    last = 17 * n_blocks - 1
+    n_lanes = 17 * n_blocks
+    tile = np.zeros((_FELT_TILE, n_lanes), dtype=np.uint64)
+    for t in range(_FELT_TILE):
+        tile[t, width] = np.uint64(0x01)
+        tile[t, n_lanes - 1] ^= _LAST_PAD
     s = np.zeros(25, dtype=np.uint64)
-    for r in range(lo, hi):
-        for i in range(25):
-            s[i] = 0
-        j = 0
-        for _ in range(n_blocks):
-            for i in range(17):
-                if j < width:
-                    v = _bswap64(cols[j, r])
-                elif j == width:
-                    v = np.uint64(0x01)
-                else:
-                    v = np.uint64(0)
-                if j == last:
-                    v ^= _LAST_PAD
-                s[i] ^= v
-                j += 1
-            _keccak_f(s, rc)
-        out[r, 0] = s[0]
-        out[r, 1] = s[1]
-        out[r, 2] = s[2]
-        out[r, 3] = s[3]
+    for start in range(lo, hi, _FELT_TILE):
+        m = min(hi, start + _FELT_TILE) - start
+        for j in range(width):
+            for t in range(m):
+                tile[t, j] = _bswap64(cols[j, start + t])
+        for t in range(m):
+            for i in range(25):
+                s[i] = 0
+            for blk in range(n_blocks):
+                base = 17 * blk
+                for i in range(17):
+                    s[i] ^= tile[t, base + i]
+                _keccak_f(s, rc)
+            r = start + t
+            out[r, 0] = s[0]
+            out[r, 1] = s[1]
+            out[r, 2] = s[2]
+            out[r, 3] = s[3]
 
 
 @njit(cache=True, parallel=True)

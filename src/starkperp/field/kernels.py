@@ -31,6 +31,7 @@ __all__ = [
     "kinv",
     "kmul",
     "kmul_split",
+    "kmul_wide",
     "kneg",
     "kpow",
     "kreduce128",
@@ -105,6 +106,10 @@ def _mul128(typingctx: object, a: types.Type, b: types.Type) -> tuple[Signature,
         return context.make_tuple(builder, signature.return_type, (hi, lo))  # type: ignore[attr-defined]
 
     return sig, codegen
+
+
+kmul_wide = _mul128
+"""``(hi, lo)`` of the full 128-bit product of two uint64 values (for lazy reductions)."""
 
 
 @njit(cache=True)

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 
+import numba
 import numpy as np
 import numpy.typing as npt
 from numba import njit, prange
@@ -195,9 +196,14 @@ def _bit_reverse_i64(a: npt.NDArray[np.int64]) -> None:
             a[j] = t
 
 
+# The butterfly loops index slice views from 0 (``x[t]`` rather than ``a[start + t]``): LLVM then
+# sees non-negative indices and drops numba's negative-index wraparound code, which otherwise
+# costs a third of the instructions of a butterfly and spills registers.
+
+
 @njit(cache=True)
 def _dit_block(a: FeltArray, tw: FeltArray, lo: int, blk: int) -> None:
-    # the first stage has only the twiddle 1, and every later stage starts with it
+    # the first stage has only the twiddle 1
     if blk >= 2:
         for i in range(lo, lo + blk, 2):
             u = a[i]
@@ -206,54 +212,55 @@ def _dit_block(a: FeltArray, tw: FeltArray, lo: int, blk: int) -> None:
             a[i + 1] = ksub(u, v)
     half = 2
     while half < blk:
+        w = tw[half : 2 * half]
         for start in range(lo, lo + blk, 2 * half):
-            u = a[start]
-            v = a[start + half]
-            a[start] = kadd(u, v)
-            a[start + half] = ksub(u, v)
-            for t in range(1, half):
-                i = start + t
-                u = a[i]
-                v = kmul(a[i + half], tw[half + t])
-                a[i] = kadd(u, v)
-                a[i + half] = ksub(u, v)
+            x = a[start : start + half]
+            y = a[start + half : start + 2 * half]
+            for t in range(half):
+                u = x[t]
+                v = kmul(y[t], w[t])
+                x[t] = kadd(u, v)
+                y[t] = ksub(u, v)
         half *= 2
 
 
 @njit(cache=True)
 def _dit_pass2(a: FeltArray, tw: FeltArray, h: int) -> None:
+    w = tw[h : 2 * h]
     for start in range(0, a.shape[0], 2 * h):
+        x = a[start : start + h]
+        y = a[start + h : start + 2 * h]
         for t in range(h):
-            i = start + t
-            u = a[i]
-            v = kmul(a[i + h], tw[h + t])
-            a[i] = kadd(u, v)
-            a[i + h] = ksub(u, v)
-
-
-@njit(cache=True)
-def _dit_bfly4(a: FeltArray, tw: FeltArray, i: int, h: int, t: int) -> None:
-    # the DIT stages of half h and 2h fused on a[i], a[i+h], a[i+2h], a[i+3h]
-    w1 = tw[h + t]
-    x0 = a[i]
-    x1 = kmul(a[i + h], w1)
-    x2 = a[i + 2 * h]
-    x3 = kmul(a[i + 3 * h], w1)
-    y0 = kadd(x0, x1)
-    y1 = ksub(x0, x1)
-    y2 = kmul(kadd(x2, x3), tw[2 * h + t])
-    y3 = kmul(ksub(x2, x3), tw[3 * h + t])
-    a[i] = kadd(y0, y2)
-    a[i + 2 * h] = ksub(y0, y2)
-    a[i + h] = kadd(y1, y3)
-    a[i + 3 * h] = ksub(y1, y3)
+            u = x[t]
+            v = kmul(y[t], w[t])
+            x[t] = kadd(u, v)
+            y[t] = ksub(u, v)
 
 
 @njit(cache=True)
 def _dit_pass4(a: FeltArray, tw: FeltArray, h: int) -> None:
+    # the DIT stages of half h and 2h fused on a[i], a[i+h], a[i+2h], a[i+3h]
+    w1 = tw[h : 2 * h]
+    w2 = tw[2 * h : 3 * h]
+    w3 = tw[3 * h : 4 * h]
     for start in range(0, a.shape[0], 4 * h):
+        a0 = a[start : start + h]
+        a1 = a[start + h : start + 2 * h]
+        a2 = a[start + 2 * h : start + 3 * h]
+        a3 = a[start + 3 * h : start + 4 * h]
         for t in range(h):
-            _dit_bfly4(a, tw, start + t, h, t)
+            x0 = a0[t]
+            x1 = kmul(a1[t], w1[t])
+            x2 = a2[t]
+            x3 = kmul(a3[t], w1[t])
+            y0 = kadd(x0, x1)
+            y1 = ksub(x0, x1)
+            y2 = kmul(kadd(x2, x3), w2[t])
+            y3 = kmul(ksub(x2, x3), w3[t])
+            a0[t] = kadd(y0, y2)
+            a2[t] = ksub(y0, y2)
+            a1[t] = kadd(y1, y3)
+            a3[t] = ksub(y1, y3)
 
 
 @njit(cache=True)
@@ -275,50 +282,55 @@ def _dit(a: FeltArray, tw: FeltArray) -> None:
 def _dif_block(a: FeltArray, tw: FeltArray, lo: int, blk: int) -> None:
     half = blk // 2
     while half >= 1:
+        w = tw[half : 2 * half]
         for start in range(lo, lo + blk, 2 * half):
+            x = a[start : start + half]
+            y = a[start + half : start + 2 * half]
             for t in range(half):
-                i = start + t
-                u = a[i]
-                v = a[i + half]
-                a[i] = kadd(u, v)
-                a[i + half] = kmul(ksub(u, v), tw[half + t])
+                u = x[t]
+                v = y[t]
+                x[t] = kadd(u, v)
+                y[t] = kmul(ksub(u, v), w[t])
         half //= 2
 
 
 @njit(cache=True)
 def _dif_pass2(a: FeltArray, tw: FeltArray, h: int) -> None:
+    w = tw[h : 2 * h]
     for start in range(0, a.shape[0], 2 * h):
+        x = a[start : start + h]
+        y = a[start + h : start + 2 * h]
         for t in range(h):
-            i = start + t
-            u = a[i]
-            v = a[i + h]
-            a[i] = kadd(u, v)
-            a[i + h] = kmul(ksub(u, v), tw[h + t])
-
-
-@njit(cache=True)
-def _dif_bfly4(a: FeltArray, tw: FeltArray, i: int, h: int, t: int) -> None:
-    # the DIF stages of half 2h and h fused on a[i], a[i+h], a[i+2h], a[i+3h]
-    x0 = a[i]
-    x1 = a[i + h]
-    x2 = a[i + 2 * h]
-    x3 = a[i + 3 * h]
-    y0 = kadd(x0, x2)
-    y2 = kmul(ksub(x0, x2), tw[2 * h + t])
-    y1 = kadd(x1, x3)
-    y3 = kmul(ksub(x1, x3), tw[3 * h + t])
-    w1 = tw[h + t]
-    a[i] = kadd(y0, y1)
-    a[i + h] = kmul(ksub(y0, y1), w1)
-    a[i + 2 * h] = kadd(y2, y3)
-    a[i + 3 * h] = kmul(ksub(y2, y3), w1)
+            u = x[t]
+            v = y[t]
+            x[t] = kadd(u, v)
+            y[t] = kmul(ksub(u, v), w[t])
 
 
 @njit(cache=True)
 def _dif_pass4(a: FeltArray, tw: FeltArray, h: int) -> None:
+    # the DIF stages of half 2h and h fused on a[i], a[i+h], a[i+2h], a[i+3h]
+    w1 = tw[h : 2 * h]
+    w2 = tw[2 * h : 3 * h]
+    w3 = tw[3 * h : 4 * h]
     for start in range(0, a.shape[0], 4 * h):
+        a0 = a[start : start + h]
+        a1 = a[start + h : start + 2 * h]
+        a2 = a[start + 2 * h : start + 3 * h]
+        a3 = a[start + 3 * h : start + 4 * h]
         for t in range(h):
-            _dif_bfly4(a, tw, start + t, h, t)
+            x0 = a0[t]
+            x1 = a1[t]
+            x2 = a2[t]
+            x3 = a3[t]
+            y0 = kadd(x0, x2)
+            y2 = kmul(ksub(x0, x2), w2[t])
+            y1 = kadd(x1, x3)
+            y3 = kmul(ksub(x1, x3), w3[t])
+            a0[t] = kadd(y0, y1)
+            a1[t] = kmul(ksub(y0, y1), w1[t])
+            a2[t] = kadd(y2, y3)
+            a3[t] = kmul(ksub(y2, y3), w1[t])
 
 
 @njit(cache=True)
@@ -386,11 +398,28 @@ def _inverse_rows_par(a: FeltArray, tw_inv: FeltArray, s_inv: np.uint64, n_inv: 
 
 
 @njit(cache=True)
+def _compute_coset_scales(
+    cks: FeltArray, n_inv: np.uint64, rev: npt.NDArray[np.int64], n: int
+) -> FeltArray:
+    # scales[k, j] = n_inv * c_k^rev[j]: the factors that turn bit-reversed coefficients into
+    # the input of coset k's DIT; shared by every column of an LDE.
+    scales = np.empty((cks.shape[0], n), dtype=np.uint64)
+    pw = np.empty(n, dtype=np.uint64)
+    for k in range(cks.shape[0]):
+        acc = n_inv
+        c_k = cks[k]
+        for i in range(n):
+            pw[i] = acc
+            acc = kmul(acc, c_k)
+        for j in range(n):
+            scales[k, j] = pw[rev[j]]
+    return scales
+
+
+@njit(cache=True)
 def _lde_task(
     coeffs_br: FeltArray,
-    c_k: np.uint64,
-    n_inv: np.uint64,
-    rev: npt.NDArray[np.int64],
+    scales_k: FeltArray,
     tw: FeltArray,
     out: FeltArray,
     k: int,
@@ -400,75 +429,46 @@ def _lde_task(
     # coeffs_br holds n * (coefficients) in bit-reversed order, so scaling coefficient rev[j]
     # by c_k^rev[j] / n and running the DIT (bit-reversed in, natural out) needs no permute.
     n = coeffs_br.shape[0]
-    pw = np.empty(n, dtype=np.uint64)
-    acc = n_inv
-    for i in range(n):
-        pw[i] = acc
-        acc = kmul(acc, c_k)
     buf = np.empty(n, dtype=np.uint64)
     for j in range(n):
-        buf[j] = kmul(coeffs_br[j], pw[rev[j]])
+        buf[j] = kmul(coeffs_br[j], scales_k[j])
     _dit(buf, tw)
     for i in range(n):
         out[i * blowup + k] = buf[i]
 
 
 @njit(cache=True)
-def _lde_tasks(
-    coeffs_br: FeltArray,
-    cks: FeltArray,
-    n_inv: np.uint64,
-    rev: npt.NDArray[np.int64],
-    tw: FeltArray,
-    out: FeltArray,
-) -> None:
-    blowup = cks.shape[0]
+def _lde_tasks(coeffs_br: FeltArray, scales: FeltArray, tw: FeltArray, out: FeltArray) -> None:
+    blowup = scales.shape[0]
     for task in range(coeffs_br.shape[0] * blowup):
         r = task // blowup
         k = task % blowup
-        _lde_task(coeffs_br[r], cks[k], n_inv, rev, tw, out[r], k, blowup)
+        _lde_task(coeffs_br[r], scales[k], tw, out[r], k, blowup)
 
 
 @njit(cache=True, parallel=True)
-def _lde_tasks_par(
-    coeffs_br: FeltArray,
-    cks: FeltArray,
-    n_inv: np.uint64,
-    rev: npt.NDArray[np.int64],
-    tw: FeltArray,
-    out: FeltArray,
-) -> None:
-    blowup = cks.shape[0]
+def _lde_tasks_par(coeffs_br: FeltArray, scales: FeltArray, tw: FeltArray, out: FeltArray) -> None:
+    blowup = scales.shape[0]
     for task in prange(coeffs_br.shape[0] * blowup):
         r = task // blowup
         k = task % blowup
-        _lde_task(coeffs_br[r], cks[k], n_inv, rev, tw, out[r], k, blowup)
+        _lde_task(coeffs_br[r], scales[k], tw, out[r], k, blowup)
 
 
 @njit(cache=True)
 def _lde_column(
-    coeffs_br: FeltArray,
-    cks: FeltArray,
-    n_inv: np.uint64,
-    rev: npt.NDArray[np.int64],
-    tw: FeltArray,
-    out_row: FeltArray,
+    coeffs_br: FeltArray, scales: FeltArray, tw: FeltArray, out_row: FeltArray, bufs: FeltArray
 ) -> None:
-    # All ``blowup`` cosets of one column into contiguous buffers, then one sequential pass
-    # interleaving them into out_row[i * blowup + k] (instead of ``blowup`` strided passes).
+    # All ``blowup`` cosets of one column into the contiguous buffers ``bufs`` (blowup, n),
+    # then one sequential pass interleaving them into out_row[i * blowup + k] (instead of
+    # ``blowup`` strided passes).
     n = coeffs_br.shape[0]
-    blowup = cks.shape[0]
-    bufs = np.empty((blowup, n), dtype=np.uint64)
-    pw = np.empty(n, dtype=np.uint64)
+    blowup = scales.shape[0]
     for k in range(blowup):
-        acc = n_inv
-        c_k = cks[k]
-        for i in range(n):
-            pw[i] = acc
-            acc = kmul(acc, c_k)
         buf = bufs[k]
+        scales_k = scales[k]
         for j in range(n):
-            buf[j] = kmul(coeffs_br[j], pw[rev[j]])
+            buf[j] = kmul(coeffs_br[j], scales_k[j])
         _dit(buf, tw)
     for i in range(n):
         base = i * blowup
@@ -478,15 +478,14 @@ def _lde_column(
 
 @njit(cache=True, parallel=True)
 def _lde_columns_par(
-    coeffs_br: FeltArray,
-    cks: FeltArray,
-    n_inv: np.uint64,
-    rev: npt.NDArray[np.int64],
-    tw: FeltArray,
-    out: FeltArray,
+    coeffs_br: FeltArray, scales: FeltArray, tw: FeltArray, out: FeltArray, n_groups: int
 ) -> None:
-    for r in prange(coeffs_br.shape[0]):
-        _lde_column(coeffs_br[r], cks, n_inv, rev, tw, out[r])
+    # one group of columns (r = g, g + n_groups, ...) per thread, each with its own buffers
+    n_cols = coeffs_br.shape[0]
+    for g in prange(n_groups):
+        bufs = np.empty((scales.shape[0], coeffs_br.shape[1]), dtype=np.uint64)
+        for r in range(g, n_cols, n_groups):
+            _lde_column(coeffs_br[r], scales, tw, out[r], bufs)
 
 
 @njit(cache=True)
@@ -627,29 +626,33 @@ def lde_from_coeffs(coeffs: FeltArray, blowup: int, shift: int = GENERATOR) -> F
     return out[0] if flat else out
 
 
+@lru_cache(maxsize=4)
+def _get_coset_scales(log_n: int, log_b: int, shift: int, n_inv: int) -> FeltArray:
+    # (blowup, n) read-only table: coset k = shift * w_N^k, entry j = n_inv * c_k^rev[j]
+    n = 1 << log_n
+    w_big = get_root_of_unity(log_n + log_b)
+    cks = np.array([mul(shift, pow(w_big, k, P)) for k in range(1 << log_b)], dtype=np.uint64)
+    table = _compute_coset_scales(cks, np.uint64(n_inv), _get_bit_reverse_index(log_n), n)
+    table.setflags(write=False)
+    return table
+
+
 def _lde_from_bit_reversed(
     coeffs_br: FeltArray, scale: int, log_n: int, log_b: int, shift: int
 ) -> FeltArray:
     # coeffs_br: (n_cols, n) coefficients times ``scale`` in bit-reversed order
     n = 1 << log_n
     blowup = 1 << log_b
-    w_big = get_root_of_unity(log_n + log_b)
-    cks = np.array([mul(int(shift) % P, pow(w_big, k, P)) for k in range(blowup)], dtype=np.uint64)
+    scales = _get_coset_scales(log_n, log_b, int(shift) % P, inv(scale))
+    tw = _get_stage_twiddles(log_n, False)
     out = np.empty((coeffs_br.shape[0], n * blowup), dtype=np.uint64)
-    args = (
-        coeffs_br,
-        cks,
-        np.uint64(inv(scale)),
-        _get_bit_reverse_index(log_n),
-        _get_stage_twiddles(log_n, False),
-        out,
-    )
     if out.size >= _PARALLEL_MIN_CELLS and coeffs_br.shape[0] > 1:
-        _lde_columns_par(*args)
+        n_groups = min(coeffs_br.shape[0], numba.get_num_threads())
+        _lde_columns_par(coeffs_br, scales, tw, out, n_groups)
     elif out.size >= _PARALLEL_MIN_CELLS and blowup > 1:
-        _lde_tasks_par(*args)
+        _lde_tasks_par(coeffs_br, scales, tw, out)
     else:
-        _lde_tasks(*args)
+        _lde_tasks(coeffs_br, scales, tw, out)
     return out
 
 

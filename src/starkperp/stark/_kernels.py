@@ -10,10 +10,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from starkperp.field.kernels import kadd, kmul, kreduce128, ksub
+from starkperp.field.kernels import kadd, kmul, kmul_wide, kreduce128, ksub
 
 _W = np.uint64(7)
 _DEEP_BLOCK = 1024  # points per block of the DEEP composition pass
+_LAZY_BLOCK = 128  # points per block of the lazy DEEP pass (its transposed copy stays in L1)
 
 
 @njit(cache=True, parallel=True)
@@ -143,7 +144,7 @@ def linear_norms(xs: np.ndarray, z0: np.uint64, z1: np.uint64, out: np.ndarray) 
 
 
 @njit(cache=True, parallel=True)
-def deep_combine(
+def deep_combine_reference(
     main: np.ndarray,
     aux: np.ndarray,
     composition: np.ndarray,
@@ -164,6 +165,8 @@ def deep_combine(
     coefficient * value at z and at z*g. ``points`` is (2, 2): z and z*g. ``norm_inverses``
     is (2, n): 1 / norm(x_i - point). Writes
     ``(S_z(x) - K_z) / (x - z) + (S_zg(x) - K_zg) / (x - z g)`` into ``out`` (2, n).
+
+    The plain twin of :func:`deep_combine` (one reduction per product).
     """
     # Blocked: for each block of _DEEP_BLOCK points, sweep the columns one at a time so every
     # column is read sequentially (a wide trace has one memory stream per column otherwise).
@@ -224,7 +227,7 @@ def deep_combine(
 
 
 @njit(cache=True, parallel=True)
-def combine_composition(
+def combine_composition_reference(
     transitions: np.ndarray,
     factor: np.ndarray,
     main: np.ndarray,
@@ -241,6 +244,7 @@ def combine_composition(
     Boundary constraint b reads column ``groups[b, 2]`` of the main (``groups[b, 1] == 0``)
     or aux segment, belongs to row group ``groups[b, 0]`` and has coefficient ``alphas[b]``;
     ``constants[r]`` is sum alpha_b v_b of group r and ``inverses[r, i]`` = 1 / (x_i - g^row).
+    The plain twin of :func:`combine_composition` (one reduction per product).
     """
     for i in prange(factor.shape[0]):
         f = factor[i]
@@ -282,3 +286,195 @@ def lazy_reduce(low: np.uint64, high: np.uint64) -> np.uint64:
     lo = low + shifted
     carry = np.uint64(1) if lo < low else np.uint64(0)
     return kreduce128((high >> _SHIFT32) + carry, lo)
+
+
+_ONE = np.uint64(1)
+_ZERO = np.uint64(0)
+_TWO_32 = np.uint64(1 << 32)
+
+
+@njit(cache=True)
+def acc_wide(
+    lo: np.uint64, hi: np.uint64, top: np.uint64, a: np.uint64, b: np.uint64
+) -> tuple[np.uint64, np.uint64, np.uint64]:
+    """Return (lo, hi, top) + a * b: a 192-bit sum of products, carried but never reduced.
+
+    Start from three zeros, add up to 2^32 products, then :func:`reduce_wide` once.
+    """
+    ph, pl = kmul_wide(a, b)  # type: ignore[call-arg, arg-type, var-annotated]
+    lo = lo + pl
+    ph = ph + (_ONE if lo < pl else _ZERO)  # ph <= 2^64 - 2: no overflow
+    hi = hi + ph
+    top = top + (_ONE if hi < ph else _ZERO)
+    return lo, hi, top
+
+
+@njit(cache=True)
+def reduce_wide(lo: np.uint64, hi: np.uint64, top: np.uint64) -> np.uint64:
+    """Return (top * 2^128 + hi * 2^64 + lo) mod p for top < 2^32 (2^128 = -2^32 mod p)."""
+    return ksub(kreduce128(hi, lo), top * _TWO_32)
+
+
+@njit(cache=True)
+def _deep_sums(
+    block: np.ndarray,
+    j: int,
+    width: int,
+    n_ext: int,
+    coefficients: np.ndarray,
+    part: int,
+) -> tuple[np.uint64, np.uint64]:
+    # The z (part 0) or z*g (part 1) sum at point j of the block: ``width`` base columns, then
+    # ``n_ext`` extension columns as (c0, c1) pairs; ``coefficients`` rows are (a0, a1, b0, b1,
+    # 7 a1, 7 b1) and (v0 + v1 X)(c0 + c1 X) = v0 c0 + 7 v1 c1 + (v0 c1 + v1 c0) X.
+    k = 2 * part
+    l0 = _ZERO
+    h0 = _ZERO
+    t0 = _ZERO
+    l1 = _ZERO
+    h1 = _ZERO
+    t1 = _ZERO
+    for c in range(width):
+        v = block[j, c]
+        l0, h0, t0 = acc_wide(l0, h0, t0, v, coefficients[c, k])
+        l1, h1, t1 = acc_wide(l1, h1, t1, v, coefficients[c, k + 1])
+    for e in range(n_ext):
+        c = width + e
+        v0 = block[j, width + 2 * e]
+        v1 = block[j, width + 2 * e + 1]
+        l0, h0, t0 = acc_wide(l0, h0, t0, v0, coefficients[c, k])
+        l0, h0, t0 = acc_wide(l0, h0, t0, v1, coefficients[c, 4 + part])
+        l1, h1, t1 = acc_wide(l1, h1, t1, v0, coefficients[c, k + 1])
+        l1, h1, t1 = acc_wide(l1, h1, t1, v1, coefficients[c, k])
+    return reduce_wide(l0, h0, t0), reduce_wide(l1, h1, t1)
+
+
+@njit(cache=True, parallel=True)
+def deep_combine(
+    main: np.ndarray,
+    aux: np.ndarray,
+    composition: np.ndarray,
+    main_coefficients: np.ndarray,
+    aux_coefficients: np.ndarray,
+    composition_coefficients: np.ndarray,
+    constants: np.ndarray,
+    xs: np.ndarray,
+    points: np.ndarray,
+    norm_inverses: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """Evaluate the DEEP composition polynomial over the domain in one pass (fast path).
+
+    Same arguments and result as :func:`deep_combine_reference`. Every product of a column
+    value by a coefficient is accumulated unreduced into a 192-bit sum that is reduced once
+    per point, and each block of points is first copied point-major, so the columns are read
+    sequentially and the inner loops run over contiguous memory.
+    """
+    size = xs.shape[0]
+    width = main.shape[0]
+    n_aux = aux_coefficients.shape[0]
+    n_comp = composition_coefficients.shape[0]
+    n_ext = n_aux + n_comp
+    coefficients = np.zeros((width + n_ext, 6), dtype=np.uint64)
+    for c in range(width):
+        for t in range(4):
+            coefficients[c, t] = main_coefficients[c, t]
+    for e in range(n_aux):
+        for t in range(4):
+            coefficients[width + e, t] = aux_coefficients[e, t]
+    for e in range(n_comp):
+        for t in range(2):
+            coefficients[width + n_aux + e, t] = composition_coefficients[e, t]
+    for c in range(width, width + n_ext):
+        coefficients[c, 4] = kmul(_W, coefficients[c, 1])
+        coefficients[c, 5] = kmul(_W, coefficients[c, 3])
+    columns = width + 2 * n_ext
+    n_blocks = (size + _LAZY_BLOCK - 1) // _LAZY_BLOCK
+    for blk in prange(n_blocks):
+        lo = blk * _LAZY_BLOCK
+        m = min(size, lo + _LAZY_BLOCK) - lo
+        block = np.empty((m, columns), dtype=np.uint64)
+        for c in range(width):
+            for j in range(m):
+                block[j, c] = main[c, lo + j]
+        for c in range(2 * n_aux):
+            for j in range(m):
+                block[j, width + c] = aux[c, lo + j]
+        for c in range(2 * n_comp):
+            for j in range(m):
+                block[j, width + 2 * n_aux + c] = composition[c, lo + j]
+        for j in range(m):
+            i = lo + j
+            # the composition columns have no z*g term
+            s0, s1 = _deep_sums(block, j, width, n_ext, coefficients, 0)
+            t0, t1 = _deep_sums(block, j, width, n_aux, coefficients, 1)
+            s0 = ksub(s0, constants[0, 0])
+            s1 = ksub(s1, constants[0, 1])
+            t0 = ksub(t0, constants[1, 0])
+            t1 = ksub(t1, constants[1, 1])
+            d0 = kmul(ksub(xs[i], points[0, 0]), norm_inverses[0, i])
+            d1 = kmul(points[0, 1], norm_inverses[0, i])
+            e0 = kmul(ksub(xs[i], points[1, 0]), norm_inverses[1, i])
+            e1 = kmul(points[1, 1], norm_inverses[1, i])
+            out[0, i] = kadd(
+                kadd(kmul(s0, d0), kmul(_W, kmul(s1, d1))),
+                kadd(kmul(t0, e0), kmul(_W, kmul(t1, e1))),
+            )
+            out[1, i] = kadd(kadd(kmul(s0, d1), kmul(s1, d0)), kadd(kmul(t0, e1), kmul(t1, e0)))
+
+
+@njit(cache=True, parallel=True)
+def combine_composition(
+    transitions: np.ndarray,
+    factor: np.ndarray,
+    main: np.ndarray,
+    aux: np.ndarray,
+    groups: np.ndarray,
+    alphas: np.ndarray,
+    constants: np.ndarray,
+    inverses: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """Finish the composition polynomial in one pass over the domain (fast path).
+
+    Same arguments and result as :func:`combine_composition_reference`; the boundary sums of
+    each row group are accumulated unreduced (:func:`acc_wide`) and reduced once per point.
+    """
+    n_boundaries = groups.shape[0]
+    # boundary b's coefficient with 7 * a1 for the aux products, and minus the group constants
+    alpha7 = np.empty(n_boundaries, dtype=np.uint64)
+    for b in range(n_boundaries):
+        alpha7[b] = kmul(_W, alphas[b, 1])
+    for i in prange(factor.shape[0]):
+        f = factor[i]
+        h0 = kmul(transitions[0, i], f)
+        h1 = kmul(transitions[1, i], f)
+        for r in range(constants.shape[0]):
+            l0 = _ZERO
+            m0 = _ZERO
+            t0 = _ZERO
+            l1 = _ZERO
+            m1 = _ZERO
+            t1 = _ZERO
+            for b in range(n_boundaries):
+                if groups[b, 0] != r:
+                    continue
+                column = groups[b, 2]
+                if groups[b, 1] == 0:
+                    v = main[column, i]
+                    l0, m0, t0 = acc_wide(l0, m0, t0, v, alphas[b, 0])
+                    l1, m1, t1 = acc_wide(l1, m1, t1, v, alphas[b, 1])
+                else:
+                    v0 = aux[2 * column, i]
+                    v1 = aux[2 * column + 1, i]
+                    l0, m0, t0 = acc_wide(l0, m0, t0, v0, alphas[b, 0])
+                    l0, m0, t0 = acc_wide(l0, m0, t0, v1, alpha7[b])
+                    l1, m1, t1 = acc_wide(l1, m1, t1, v0, alphas[b, 1])
+                    l1, m1, t1 = acc_wide(l1, m1, t1, v1, alphas[b, 0])
+            a0 = ksub(reduce_wide(l0, m0, t0), constants[r, 0])
+            a1 = ksub(reduce_wide(l1, m1, t1), constants[r, 1])
+            d = inverses[r, i]
+            h0 = kadd(h0, kmul(a0, d))
+            h1 = kadd(h1, kmul(a1, d))
+        out[0, i] = h0
+        out[1, i] = h1

@@ -30,6 +30,7 @@ import numba
 import numpy as np
 
 from starkperp.crypto.keccak import keccak256
+from starkperp.field.goldilocks import P
 from starkperp.stark.errors import InvalidAirError, StarkReason
 from starkperp.stark.expr import (
     Add,
@@ -61,7 +62,7 @@ import numpy as np
 from numba import njit
 
 from starkperp.field.kernels import kadd, kmul, kneg, ksub
-from starkperp.stark._kernels import lazy_reduce
+from starkperp.stark._kernels import acc_wide, lazy_reduce, reduce_wide
 
 W = np.uint64(7)
 ZERO = np.uint64(0)
@@ -283,22 +284,21 @@ def _generate_kernel(name: str, exprs: Sequence[Expr], indices: Sequence[int]) -
         if id(node) not in emitter.names and id(node) not in emitter.inlined:
             emitter.names[id(node)] = emitter.node(node)
     body = list(emitter.lines)
-    body += ["acc0 = out[0, i]", "acc1 = out[1, i]"]
+    # sum_c alpha_c * C_c as two unreduced 192-bit sums (acc_wide), reduced once per point;
+    # alphas[c] = (a0, a1, 7 * a1) and (a0 + a1 X)(v0 + v1 X) = a0 v0 + 7 a1 v1 + (a0 v1 + a1 v0) X
+    body += ["l0 = ZERO", "h0 = ZERO", "t0 = ZERO", "l1 = ZERO", "h1 = ZERO", "t1 = ZERO"]
     for c in indices:
         value = emitter.names[id(exprs[c])]
-        if len(value) == 1:
-            body.append(f"acc0 = kadd(acc0, kmul(alphas[{c}, 0], {value[0]}))")
-            body.append(f"acc1 = kadd(acc1, kmul(alphas[{c}, 1], {value[0]}))")
-        else:
-            body.append(
-                f"acc0 = kadd(acc0, kadd(kmul(alphas[{c}, 0], {value[0]}), "
-                f"kmul(W, kmul(alphas[{c}, 1], {value[1]}))))"
-            )
-            body.append(
-                f"acc1 = kadd(acc1, kadd(kmul(alphas[{c}, 0], {value[1]}), "
-                f"kmul(alphas[{c}, 1], {value[0]})))"
-            )
-    body += ["out[0, i] = acc0", "out[1, i] = acc1"]
+        first = value[0]
+        body.append(f"l0, h0, t0 = acc_wide(l0, h0, t0, alphas[{c}, 0], {first})")
+        body.append(f"l1, h1, t1 = acc_wide(l1, h1, t1, alphas[{c}, 1], {first})")
+        if len(value) == 2:
+            body.append(f"l0, h0, t0 = acc_wide(l0, h0, t0, alphas[{c}, 2], {value[1]})")
+            body.append(f"l1, h1, t1 = acc_wide(l1, h1, t1, alphas[{c}, 0], {value[1]})")
+    body += [
+        "out[0, i] = kadd(out[0, i], reduce_wide(l0, h0, t0))",
+        "out[1, i] = kadd(out[1, i], reduce_wide(l1, h1, t1))",
+    ]
     indented = "\n".join(f"        {line}" for line in body)
     function = (
         "@njit(cache=True, nogil=True)\n"
@@ -320,7 +320,8 @@ def generate_source(exprs: Sequence[Expr], budget: int = MAX_NODES_PER_KERNEL) -
     Each kernel has the signature
     ``(main, aux, periodic, masks, pub, ch, alphas, step, out, start, stop)`` and, for every
     point ``start <= i < stop`` (next row j = i + step mod n), adds ``alphas[c] * exprs[c]``
-    for its share of the constraints to the extension element ``out[:, i]``.
+    for its share of the constraints to the extension element ``out[:, i]``; row c of
+    ``alphas`` is ``(a0, a1, 7 * a1)`` for alpha_c = a0 + a1 X.
     """
     constants = []
     functions = []
@@ -394,7 +395,7 @@ class CompiledConstraints:
             masks,
             np.array(public_inputs, dtype=np.uint64).reshape(-1),
             np.array(challenges, dtype=np.uint64).reshape(-1, 2),
-            np.array(alphas, dtype=np.uint64).reshape(-1, 2),
+            _alpha_table(alphas),
             step,
             out,
         )
@@ -413,6 +414,14 @@ class CompiledConstraints:
                 for future in futures:
                     future.result()
         return out
+
+
+def _alpha_table(alphas: Sequence[tuple[int, int]]) -> np.ndarray:
+    """Return the (c, 3) table of (a0, a1, 7 * a1) the kernels read."""
+    table = np.zeros((len(alphas), 3), dtype=np.uint64)
+    for row, (a0, a1) in enumerate(alphas):
+        table[row] = (a0, a1, 7 * a1 % P)
+    return table
 
 
 def compile_constraints(
