@@ -341,6 +341,36 @@ class L1Client:
             bytes(perpetual.updateState.prepare_calldata(proof, public_input, data))
         )
 
+    def verify_proof_in_steps(
+        self,
+        *,
+        verifier: Any,
+        air: Any,
+        options: Any,
+        proof: bytes,
+        public_inputs: Sequence[int],
+        sender: str,
+    ) -> list[Any]:
+        """Verify ``proof`` in several transactions (Merkle statements, then the rest) on the
+        contracts of ``verifier_gen.deploy_verifier_contracts``; return each step's gas.
+
+        Then :meth:`update_state` with an empty proof settles the batch on the fact
+        registered by the last step. Every step stays under the 2^24 gas cap.
+        """
+        from starkperp.l1.split import verify_proof_in_steps
+
+        return self.transact(
+            lambda: verify_proof_in_steps(
+                verifier.core,
+                verifier.merkle,
+                air=air,
+                options=options,
+                proof=proof,
+                public_inputs=public_inputs,
+                sender=sender,
+            )
+        )
+
     def get_availability_claim(
         self, *, batch_id: int, new_state_hash: bytes, da_hash: bytes
     ) -> bytes:

@@ -35,7 +35,9 @@ reverts with a reason string naming the failed check; ``verifyProof`` registers 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +53,14 @@ from starkperp.stark.transcript import PROTOCOL_TAG
 __all__ = [
     "GENERATED_DIR",
     "ConstraintProgram",
+    "SparsePeriodicTable",
+    "compute_sparse_periodic_table",
+    "evaluate_sparse_periodic",
     "compute_constraint_programs",
+    "compute_max_proof_bytes",
+    "VerifierContracts",
     "deploy_verifier",
+    "deploy_verifier_contracts",
     "evaluate_constraint_program",
     "get_periodic_tables",
     "render_verifier",
@@ -350,40 +358,127 @@ def _render_chunks(air: Air, max_ops: int) -> list[dict[str, object]]:
     return out
 
 
-def _render_periodic_groups(air: Air, max_words: int) -> list[dict[str, object]]:
-    # Periodic columns are evaluated by Horner on their coefficients, packed four to a word;
-    # the columns are split over as many contracts as the code-size limit needs.
-    from starkperp.stark.air import compute_periodic_coefficients
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SparsePeriodicTable:
+    """Periodic columns in barycentric form over their cycles (what the contracts store).
 
+    A column of period k with values v_0..v_{k-1} is q(z^(n/k)) where q interpolates v_i at
+    w_k^i. With c the column's most common value and L_i the Lagrange basis of the k-th roots
+    of unity, q(y) = c + sum_{v_i != c} (v_i - c) L_i(y), and
+    L_i(y) = w^i (y^k - 1) / (k (y - w^i)) where y^k = z^n for every period. So a column
+    costs one base-by-extension product per value that differs from its most common one,
+    and the denominators y_k - w_k^i (one per distinct (k, i)) are inverted together.
+    """
+
+    bases: tuple[int, ...]  # per column: its most common value c
+    denominators: tuple[tuple[int, int], ...]  # (log2 k, w_k^i)
+    entries: tuple[tuple[int, int, int], ...]  # (column, denominator, (v_i - c) w^i / k)
+
+
+def compute_sparse_periodic_table(columns: Sequence[Sequence[int]]) -> SparsePeriodicTable:
+    """Return the barycentric form of periodic columns given by their values over one cycle."""
+    bases: list[int] = []
+    denominators: list[tuple[int, int]] = []
+    index: dict[tuple[int, int], int] = {}
+    entries: list[tuple[int, int, int]] = []
+    for column, values in enumerate(columns):
+        k = len(values)
+        if k == 0 or k & (k - 1):
+            raise L1Error(L1Reason.BAD_CONFIG, "a periodic column's period must be a power of 2")
+        log_k = k.bit_length() - 1
+        counts = Counter(int(v) % P for v in values)
+        base = max(counts, key=lambda v: (counts[v], -v))
+        bases.append(base)
+        omega = int(get_root_of_unity(log_k))
+        k_inv = pow(k, P - 2, P)
+        for i, value in enumerate(values):
+            value = int(value) % P
+            if value == base:
+                continue
+            w_i = pow(omega, i, P)
+            key = (log_k, w_i)
+            if key not in index:
+                index[key] = len(denominators)
+                denominators.append(key)
+            entries.append((column, index[key], (value - base) * w_i % P * k_inv % P))
+    return SparsePeriodicTable(
+        bases=tuple(bases), denominators=tuple(denominators), entries=tuple(entries)
+    )
+
+
+def evaluate_sparse_periodic(
+    table: SparsePeriodicTable, z: tuple[int, int], n: int
+) -> list[tuple[int, int]]:
+    """Return every column's value at ``z`` for a trace of ``n`` rows, as the contract does.
+
+    The Python twin of the periodic-group contracts, tested against Horner on the columns'
+    coefficients.
+    """
+
+    def emul(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
+        return ((a[0] * b[0] + 7 * a[1] * b[1]) % P, (a[0] * b[1] + a[1] * b[0]) % P)
+
+    log_n = n.bit_length() - 1
+    squares = [z]
+    for _ in range(log_n):
+        squares.append(emul(squares[-1], squares[-1]))
+    dens = []
+    for log_k, w in table.denominators:
+        y = squares[log_n - log_k]
+        dens.append(((y[0] - w) % P, y[1]))
+    inverses = []
+    for d0, d1 in dens:
+        norm = (d0 * d0 - 7 * d1 * d1) % P
+        ni = pow(norm, P - 2, P)
+        inverses.append((d0 * ni % P, -d1 * ni % P))
+    acc = [(0, 0)] * len(table.bases)
+    for column, d, weight in table.entries:
+        a = acc[column]
+        acc[column] = ((a[0] + weight * inverses[d][0]) % P, (a[1] + weight * inverses[d][1]) % P)
+    zn = squares[log_n]
+    zn1 = ((zn[0] - 1) % P, zn[1])
+    out = []
+    for base, a in zip(table.bases, acc, strict=True):
+        m = emul(zn1, a)
+        out.append(((base + m[0]) % P, m[1]))
+    return out
+
+
+def _render_periodic_groups(air: Air, max_entries: int) -> list[dict[str, object]]:
+    # Columns are cut into groups of at most ``max_entries`` sparse entries (code size); each
+    # group contract evaluates its columns in barycentric form (SparsePeriodicTable).
     groups: list[dict[str, object]] = []
-    columns: list[tuple[int, ...]] = [
-        compute_periodic_coefficients(c) for c in air.periodic_columns
-    ]
     current: list[tuple[int, ...]] = []
 
     def flush() -> None:
-        flat = [int(c) for col in current for c in col]
+        table = compute_sparse_periodic_table(current)
+        dens = [log_k << 64 | w for log_k, w in table.denominators] or [0]
+        entries = [c | d << 16 | wt << 32 for c, d, wt in table.entries] or [0]
         words = [
-            sum(v << (64 * k) for k, v in enumerate(flat[i : i + _PERIODIC_PER_WORD]))
-            for i in range(0, len(flat), _PERIODIC_PER_WORD)
+            sum(v << (96 * k) for k, v in enumerate(entries[i : i + 2]))
+            for i in range(0, len(entries), 2)
         ]
         groups.append(
             {
                 "NPC": len(current),
-                "NCW": len(words),
-                "MAXK": max(len(col) for col in current),
-                "COEFS": _render_list(words),
-                "LENGTHS": _render_list([len(col) for col in current]),
+                "ND": len(dens),
+                "NE": len(entries),
+                "NEW": len(words),
+                "BASES": _render_list(list(table.bases)),
+                "DENS": _render_list(dens),
+                "ENTRIES": _render_list(words),
             }
         )
 
     used = 0
-    for col in columns:
-        need = -(-len(col) // _PERIODIC_PER_WORD) + 1
-        if current and used + need > max_words:
+    for column in air.periodic_columns:
+        values = tuple(int(v) for v in column.values)
+        counts = Counter(values)
+        need = len(values) - max(counts.values()) + 1
+        if current and used + need > max_entries:
             flush()
             current, used = [], 0
-        current.append(col)
+        current.append(values)
         used += need
     if current:
         flush()
@@ -439,6 +534,38 @@ def get_periodic_tables(air: Air) -> tuple[list[int], list[int]]:
     return coefficients, lengths
 
 
+def compute_max_proof_bytes(
+    air: Air, options: ProofOptions, log_trace_length: int, *, with_nodes: bool = True
+) -> int:
+    """Return an upper bound on the size of a proof of ``air`` for 2^log_trace_length rows.
+
+    ``with_nodes=False`` bounds the compact proof of split verification (node sections
+    empty). Pass it as ``max_proof_bytes`` to :func:`render_verifier`: the contracts' memory
+    (and so their gas) grows with it.
+    """
+    w, a, cw, nq, fold = (
+        air.trace_width,
+        air.aux_width,
+        get_composition_width(air),
+        options.n_queries,
+        options.folding_factor,
+    )
+    log_size = log_trace_length + options.blowup.bit_length() - 1
+    log_fold = fold.bit_length() - 1
+    n_layers = 0
+    remainder = 1 << log_trace_length
+    while remainder > options.fri_max_remainder_degree + 1:
+        remainder = max(remainder // fold, 1)
+        n_layers += 1
+    node_bytes = 32 * nq * log_size if with_nodes else 0
+    size = 11 + 32 * 3 + 16 * (2 * w + 2 * a + cw) + 1 + 32 * n_layers + 2 + 16 * remainder + 8
+    size += nq * (8 * w + 16 * a + 16 * cw) + 3 * (2 + node_bytes)
+    for layer in range(n_layers):
+        layer_nodes = 32 * nq * (log_size - log_fold * (layer + 1)) if with_nodes else 0
+        size += 2 + nq * 16 * fold + 2 + layer_nodes
+    return size
+
+
 def render_verifier(
     air: Air,
     options: ProofOptions,
@@ -446,7 +573,7 @@ def render_verifier(
     contract_name: str,
     max_proof_bytes: int = 65536,
     max_chunk_ops: int = 2400,
-    max_periodic_words: int = 600,
+    max_periodic_entries: int = 1500,
 ) -> dict[str, str]:
     """Render the Vyper sources of the verifier of ``air`` under ``options``.
 
@@ -506,6 +633,7 @@ def render_verifier(
         "ROOT32": r32,
         "MAX_PROOF": max_proof_bytes,
         "FOLD_INV": pow(options.folding_factor, P - 2, P),
+        "FOLD_BODY": _render_fold_body(options.folding_factor),
         "FOLD_ROOT_INV": pow(get_root_of_unity(options.folding_factor.bit_length() - 1), P - 2, P),
         "BOUNDARY_SPEC": _render_boundary_table(air),
         "BOUNDARY_VALUES": _render_boundary_values(air),
@@ -521,33 +649,98 @@ def render_verifier(
     sources = {
         contract_name: fill(_CORE_TEMPLATE, {}),
         f"{contract_name}Ood": fill(_OOD_TEMPLATE, {}),
+        f"{contract_name}Merkle": fill(_MERKLE_TEMPLATE, {}),
+        f"{contract_name}Deep": fill(_DEEP_TEMPLATE, {}),
     }
     for i, chunk in enumerate(_render_chunks(air, max_chunk_ops)):
         sources[f"{contract_name}Chunk{i}"] = fill(_CHUNK_TEMPLATE, {"CHUNK": i, **chunk})
-    for i, group in enumerate(_render_periodic_groups(air, max_periodic_words)):
+    for i, group in enumerate(_render_periodic_groups(air, max_periodic_entries)):
         sources[f"{contract_name}Periodic{i}"] = fill(_PERIODIC_TEMPLATE, {"GROUP": i, **group})
     return sources
 
 
-def deploy_verifier(env: Any, air: Air, sources: dict[str, str], contract_name: str) -> Any:
-    """Compile and deploy the contracts of :func:`render_verifier`; return the core verifier."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerifierContracts:
+    """The deployed contracts of one generated verifier (boa contract objects)."""
+
+    core: Any
+    merkle: Any
+    deep: Any
+    ood: Any
+    chunks: tuple[Any, ...]
+    periodic_groups: tuple[Any, ...]
+
+
+def deploy_verifier_contracts(
+    env: Any, air: Air, sources: dict[str, str], contract_name: str
+) -> VerifierContracts:
+    """Compile and deploy the contracts of :func:`render_verifier`, wired together."""
     import boa
 
-    chunk_names = sorted(
-        (n for n in sources if n.startswith(f"{contract_name}Chunk")),
-        key=lambda n: int(n.removeprefix(f"{contract_name}Chunk")),
-    )
-    group_names = sorted(
-        (n for n in sources if n.startswith(f"{contract_name}Periodic")),
-        key=lambda n: int(n.removeprefix(f"{contract_name}Periodic")),
-    )
-    chunks = [boa.loads_partial(sources[n], name=n).deploy(env=env) for n in chunk_names]
-    groups = [boa.loads_partial(sources[n], name=n).deploy(env=env) for n in group_names]
-    ood = boa.loads_partial(sources[f"{contract_name}Ood"], name=f"{contract_name}Ood").deploy(
+    def load(name: str) -> Any:
+        return boa.loads_partial(sources[name], name=name)
+
+    def numbered(prefix: str) -> list[str]:
+        names = [n for n in sources if n.startswith(prefix) and n[len(prefix) :].isdigit()]
+        return sorted(names, key=lambda n: int(n.removeprefix(prefix)))
+
+    chunks = tuple(load(n).deploy(env=env) for n in numbered(f"{contract_name}Chunk"))
+    groups = tuple(load(n).deploy(env=env) for n in numbered(f"{contract_name}Periodic"))
+    ood = load(f"{contract_name}Ood").deploy(
         [c.address for c in chunks], [g.address for g in groups], env=env
     )
-    core = boa.loads_partial(sources[contract_name], name=contract_name)
-    return core.deploy(ood.address, env=env)
+    merkle = load(f"{contract_name}Merkle").deploy(env=env)
+    deep = load(f"{contract_name}Deep").deploy(env=env)
+    core = load(contract_name).deploy(ood.address, merkle.address, deep.address, env=env)
+    return VerifierContracts(
+        core=core, merkle=merkle, deep=deep, ood=ood, chunks=chunks, periodic_groups=groups
+    )
+
+
+def deploy_verifier(env: Any, air: Air, sources: dict[str, str], contract_name: str) -> Any:
+    """Compile and deploy the contracts of :func:`render_verifier`; return the core verifier."""
+    return deploy_verifier_contracts(env, air, sources, contract_name).core
+
+
+def _render_fold_body(factor: int) -> str:
+    # straight-line inverse DFT of one coset (twiddles as literals), then Horner in beta / x
+    w = _fold_root_inv(factor)
+    pad = " " * 8
+    lines = []
+    for k in range(factor):
+        lines.append(f"{pad}v{k}_0: uint256 = vals[k0 + {2 * k}]")
+        lines.append(f"{pad}v{k}_1: uint256 = vals[k0 + {2 * k + 1}]")
+    for t in range(factor):
+        for part in (0, 1):
+            terms = []
+            for k in range(factor):
+                tw = pow(w, (k * t) % factor, P)
+                terms.append(f"v{k}_{part}" if tw == 1 else f"unsafe_mul(v{k}_{part}, {tw})")
+            acc = terms[0]
+            for term in terms[1:]:
+                acc = f"unsafe_add({acc}, {term})"
+            lines.append(f"{pad}t{t}_{part}: uint256 = {acc} % P")
+    top = factor - 1
+    lines.append(f"{pad}a0: uint256 = t{top}_0")
+    lines.append(f"{pad}a1: uint256 = t{top}_1")
+    for t in range(factor - 2, -1, -1):
+        lines.append(
+            f"{pad}h0 = uint256_addmod(uint256_addmod(uint256_mulmod(a0, g0, P), "
+            f"uint256_mulmod(7, uint256_mulmod(a1, g1, P), P), P), t{t}_0, P)"
+            if t != factor - 2
+            else f"{pad}h0: uint256 = uint256_addmod(uint256_addmod(uint256_mulmod(a0, g0, P), "
+            f"uint256_mulmod(7, uint256_mulmod(a1, g1, P), P), P), t{t}_0, P)"
+        )
+        lines.append(
+            f"{pad}a1 = uint256_addmod(uint256_addmod(uint256_mulmod(a0, g1, P), "
+            f"uint256_mulmod(a1, g0, P), P), t{t}_1, P)"
+        )
+        lines.append(f"{pad}a0 = h0")
+    return "\n".join(lines)
+
+
+def _fold_root_inv(factor: int) -> int:
+    return pow(int(get_root_of_unity(factor.bit_length() - 1)), P - 2, P)
 
 
 def _guard_empty_ranges(source: str) -> str:
@@ -732,13 +925,52 @@ interface IOod:
     ) -> bool: view
 
 
+interface IMerkle:
+    def computeRoot(
+        indices: DynArray[uint256, NQ], leaves: DynArray[bytes32, NQ], nodes: Bytes[MAX_PROOF], depth: uint256
+    ) -> bytes32: view
+    def isVerified(statement: bytes32) -> bool: view
+
+
+interface IDeep:
+    def evaluate(
+        positions: DynArray[uint256, NQ],
+        gen: uint256,
+        z0: uint256,
+        z1: uint256,
+        zg0: uint256,
+        zg1: uint256,
+        mainVals: DynArray[uint256, NQ * W],
+        auxVals: DynArray[uint256, NQ * 2 * A + 1],
+        compVals: DynArray[uint256, NQ * 2 * CW],
+        mc: DynArray[uint256, FRAME_MAIN],
+        mn: DynArray[uint256, FRAME_MAIN],
+        ac: DynArray[uint256, FRAME_AUX],
+        an: DynArray[uint256, FRAME_AUX],
+        hz: DynArray[uint256, FRAME_COMP],
+        deep: DynArray[uint256, FRAME_DEEP],
+    ) -> (DynArray[uint256, NQ], DynArray[uint256, NQ]): view
+    def fold(
+        vals: DynArray[uint256, NQ * 2 * FOLD],
+        idx: DynArray[uint256, NQ],
+        offset: uint256,
+        generator: uint256,
+        b0: uint256,
+        b1: uint256,
+    ) -> (DynArray[uint256, NQ], DynArray[uint256, NQ]): view
+
+
 ood: public(immutable(address))
+merkle: public(immutable(address))
+deepComposer: public(immutable(address))
 verifiedFacts: public(HashMap[bytes32, bool])
 
 
 @deploy
-def __init__(_ood: address):
+def __init__(_ood: address, _merkle: address, _deep: address):
     ood = _ood
+    merkle = _merkle
+    deepComposer = _deep
 
 
 {{FIELD_ARITHMETIC}}
@@ -753,97 +985,12 @@ def _draw(state: bytes32, counter: uint256) -> uint256:
     return convert(keccak256(concat(state, convert(convert(counter, uint64), bytes8))), uint256)
 
 
-# ---------------------------------------------------------------- Merkle multi-openings
-
-
-@internal
-@pure
-def _batch_root(
-    indices: DynArray[uint256, NQ],
-    leaves: DynArray[bytes32, NQ],
-    nodes: DynArray[bytes32, MAX_FRI_NODES],
-    start: uint256,
-    count: uint256,
-    depth: uint256,
-) -> bytes32:
-    curIdx: DynArray[uint256, NQ] = indices
-    curDig: DynArray[bytes32, NQ] = leaves
-    cursor: uint256 = start
-    for level: uint256 in range(MAX_DEPTH):
-        if level >= depth:
-            break
-        pIdx: DynArray[uint256, NQ] = []
-        pDig: DynArray[bytes32, NQ] = []
-        i: uint256 = 0
-        for _: uint256 in range(NQ):
-            if i >= len(curIdx):
-                break
-            index: uint256 = curIdx[i]
-            digest: bytes32 = curDig[i]
-            paired: bool = False
-            if index % 2 == 0 and i + 1 < len(curIdx):
-                if curIdx[i + 1] == index + 1:
-                    paired = True
-            parent: bytes32 = empty(bytes32)
-            if paired:
-                parent = keccak256(concat(digest, curDig[i + 1]))
-                i += 2
-            else:
-                assert cursor < start + count, "Merkle opening too short"
-                sibling: bytes32 = nodes[cursor]
-                cursor += 1
-                if index % 2 == 0:
-                    parent = keccak256(concat(digest, sibling))
-                else:
-                    parent = keccak256(concat(sibling, digest))
-                i += 1
-            pIdx.append(index // 2)
-            pDig.append(parent)
-        curIdx = pIdx
-        curDig = pDig
-    assert cursor == start + count, "Merkle opening has unused nodes"
-    assert len(curIdx) == 1 and curIdx[0] == 0, "Merkle indices out of range"
-    return curDig[0]
-
-
-# ---------------------------------------------------------------- FRI folding
-
-
-@internal
-@view
-def _fold(vals: DynArray[uint256, 2 * FOLD], x: uint256, b0: uint256, b1: uint256) -> (uint256, uint256):
-    # sum_t beta^t * (1/f) * sum_k v_k * x^-t * w_f^(-k t)
-    xInv: uint256 = self._inv(x)
-    acc0: uint256 = 0
-    acc1: uint256 = 0
-    bp0: uint256 = 1
-    bp1: uint256 = 0
-    xp: uint256 = 1
-    for t: uint256 in range(FOLD):
-        tot0: uint256 = 0
-        tot1: uint256 = 0
-        for k: uint256 in range(FOLD):
-            weight: uint256 = uint256_mulmod(xp, self._pow(FOLD_ROOT_INV, (k * t) % FOLD), P)
-            tot0 = uint256_addmod(tot0, uint256_mulmod(vals[2 * k], weight, P), P)
-            tot1 = uint256_addmod(tot1, uint256_mulmod(vals[2 * k + 1], weight, P), P)
-        tot0 = uint256_mulmod(tot0, FOLD_INV, P)
-        tot1 = uint256_mulmod(tot1, FOLD_INV, P)
-        m0: uint256 = 0
-        m1: uint256 = 0
-        m0, m1 = self._emul(tot0, tot1, bp0, bp1)
-        acc0 = uint256_addmod(acc0, m0, P)
-        acc1 = uint256_addmod(acc1, m1, P)
-        bp0, bp1 = self._emul(bp0, bp1, b0, b1)
-        xp = uint256_mulmod(xp, xInv, P)
-    return acc0, acc1
-
-
 # ---------------------------------------------------------------- the verifier
 
 
 @internal
 @view
-def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC]):
+def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC], split: bool):
     assert len(pub) == NPUB, "public input count"
     for v: uint256 in pub:
         assert v < P, "public input not canonical"
@@ -945,18 +1092,13 @@ def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC]):
             assert v < P, "non-canonical field element"
             mainVals.append(v)
             o += 8
-    nodes: DynArray[bytes32, MAX_FRI_NODES] = []
-    count: uint256 = convert(slice(proof, o, 2), uint256)
-    o += 2
-    mainNodes: uint256 = count
-    for i: uint256 in range(MAX_NODES):
-        if i >= count:
-            break
-        nodes.append(extract32(proof, o))
-        o += 32
+    mainNodes: uint256 = convert(slice(proof, o, 2), uint256)
+    mainAt: uint256 = o + 2
+    o = mainAt + 32 * mainNodes
     auxVals: DynArray[uint256, NQ * 2 * A + 1] = []
     auxLeaves: DynArray[bytes32, NQ] = []
     auxNodes: uint256 = 0
+    auxAt: uint256 = 0
     if A > 0:
         for q: uint256 in range(NQ):
             auxLeaves.append(keccak256(slice(proof, o, AUX_ROW_BYTES)))
@@ -966,12 +1108,8 @@ def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC]):
                 auxVals.append(v)
                 o += 8
         auxNodes = convert(slice(proof, o, 2), uint256)
-        o += 2
-        for i: uint256 in range(MAX_NODES):
-            if i >= auxNodes:
-                break
-            nodes.append(extract32(proof, o))
-            o += 32
+        auxAt = o + 2
+        o = auxAt + 32 * auxNodes
     compVals: DynArray[uint256, NQ * 2 * CW] = []
     compLeaves: DynArray[bytes32, NQ] = []
     for q: uint256 in range(NQ):
@@ -982,17 +1120,13 @@ def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC]):
             compVals.append(v)
             o += 8
     compNodes: uint256 = convert(slice(proof, o, 2), uint256)
-    o += 2
-    for i: uint256 in range(MAX_NODES):
-        if i >= compNodes:
-            break
-        nodes.append(extract32(proof, o))
-        o += 32
+    compAt: uint256 = o + 2
+    o = compAt + 32 * compNodes
 
     friLeafCount: DynArray[uint256, MAX_LAYERS] = []
     friNodeCount: DynArray[uint256, MAX_LAYERS] = []
-    friVals: DynArray[uint256, NQ * 2 * FOLD * MAX_LAYERS] = []
-    friLeaves: DynArray[bytes32, NQ * MAX_LAYERS] = []
+    friNodeAt: DynArray[uint256, MAX_LAYERS] = []
+    friLeafAt: DynArray[uint256, MAX_LAYERS] = []
     for layer: uint256 in range(MAX_LAYERS):
         if layer >= nLayers:
             break
@@ -1000,23 +1134,13 @@ def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC]):
         o += 2
         assert nl >= 1 and nl <= NQ, "FRI leaf count"
         friLeafCount.append(nl)
-        for j: uint256 in range(NQ):
-            if j >= nl:
-                break
-            friLeaves.append(keccak256(slice(proof, o, LEAF_BYTES)))
-            for c: uint256 in range(2 * FOLD):
-                v: uint256 = convert(slice(proof, o, 8), uint256)
-                assert v < P, "non-canonical field element"
-                friVals.append(v)
-                o += 8
+        friLeafAt.append(o)
+        o += nl * LEAF_BYTES
         nn: uint256 = convert(slice(proof, o, 2), uint256)
         o += 2
         friNodeCount.append(nn)
-        for i: uint256 in range(MAX_NODES):
-            if i >= nn:
-                break
-            nodes.append(extract32(proof, o))
-            o += 32
+        friNodeAt.append(o)
+        o += 32 * nn
     assert o == len(proof), "malformed proof: trailing bytes"
 
     # Stage 1: the transcript.
@@ -1106,14 +1230,17 @@ def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC]):
     assert staticcall IOod(ood).check(z0, z1, logN, mc, mn, ac, an, hz, pub, ch, alphas), "out-of-domain mismatch"
 
     # Check B: trace and composition openings.
-    cursor: uint256 = 0
-    assert self._batch_root(positions, mainLeaves, nodes, cursor, mainNodes, logSize) == mainRoot, "main trace root"
-    cursor += mainNodes
-    if A > 0:
-        assert self._batch_root(positions, auxLeaves, nodes, cursor, auxNodes, logSize) == auxRoot, "aux trace root"
-        cursor += auxNodes
-    assert self._batch_root(positions, compLeaves, nodes, cursor, compNodes, logSize) == compRoot, "composition root"
-    cursor += compNodes
+    # (split: the openings were verified as Merkle statements in earlier transactions)
+    if split:
+        assert staticcall IMerkle(merkle).isVerified(keccak256(abi_encode(mainRoot, logSize, positions, mainLeaves))), "main trace root"
+        if A > 0:
+            assert staticcall IMerkle(merkle).isVerified(keccak256(abi_encode(auxRoot, logSize, positions, auxLeaves))), "aux trace root"
+        assert staticcall IMerkle(merkle).isVerified(keccak256(abi_encode(compRoot, logSize, positions, compLeaves))), "composition root"
+    else:
+        assert staticcall IMerkle(merkle).computeRoot(positions, mainLeaves, slice(proof, mainAt, 32 * mainNodes), logSize) == mainRoot, "main trace root"
+        if A > 0:
+            assert staticcall IMerkle(merkle).computeRoot(positions, auxLeaves, slice(proof, auxAt, 32 * auxNodes), logSize) == auxRoot, "aux trace root"
+        assert staticcall IMerkle(merkle).computeRoot(positions, compLeaves, slice(proof, compAt, 32 * compNodes), logSize) == compRoot, "composition root"
 
     # Check C: DEEP composition at the queries, then FRI.
     zg0: uint256 = uint256_mulmod(z0, g, P)
@@ -1122,50 +1249,13 @@ def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC]):
     curPos: DynArray[uint256, NQ] = positions
     cur0: DynArray[uint256, NQ] = []
     cur1: DynArray[uint256, NQ] = []
-    for q: uint256 in range(NQ):
-        x: uint256 = uint256_mulmod(DOMAIN_OFFSET, self._pow(gen, positions[q]), P)
-        sz0: uint256 = 0
-        sz1: uint256 = 0
-        sg0: uint256 = 0
-        sg1: uint256 = 0
-        m0: uint256 = 0
-        m1: uint256 = 0
-        for c: uint256 in range(W):
-            v: uint256 = mainVals[q * W + c]
-            m0, m1 = self._emul(deep[4 * c], deep[4 * c + 1], uint256_addmod(v, P - mc[2 * c], P), (P - mc[2 * c + 1]) % P)
-            sz0 = uint256_addmod(sz0, m0, P)
-            sz1 = uint256_addmod(sz1, m1, P)
-            m0, m1 = self._emul(deep[4 * c + 2], deep[4 * c + 3], uint256_addmod(v, P - mn[2 * c], P), (P - mn[2 * c + 1]) % P)
-            sg0 = uint256_addmod(sg0, m0, P)
-            sg1 = uint256_addmod(sg1, m1, P)
-        for c: uint256 in range(A):
-            v0: uint256 = auxVals[q * 2 * A + 2 * c]
-            v1: uint256 = auxVals[q * 2 * A + 2 * c + 1]
-            k: uint256 = 4 * (W + c)
-            m0, m1 = self._emul(deep[k], deep[k + 1], uint256_addmod(v0, P - ac[2 * c], P), uint256_addmod(v1, P - ac[2 * c + 1], P))
-            sz0 = uint256_addmod(sz0, m0, P)
-            sz1 = uint256_addmod(sz1, m1, P)
-            m0, m1 = self._emul(deep[k + 2], deep[k + 3], uint256_addmod(v0, P - an[2 * c], P), uint256_addmod(v1, P - an[2 * c + 1], P))
-            sg0 = uint256_addmod(sg0, m0, P)
-            sg1 = uint256_addmod(sg1, m1, P)
-        for c: uint256 in range(CW):
-            k: uint256 = 4 * (W + A) + 2 * c
-            m0, m1 = self._emul(deep[k], deep[k + 1], uint256_addmod(compVals[q * 2 * CW + 2 * c], P - hz[2 * c], P), uint256_addmod(compVals[q * 2 * CW + 2 * c + 1], P - hz[2 * c + 1], P))
-            sz0 = uint256_addmod(sz0, m0, P)
-            sz1 = uint256_addmod(sz1, m1, P)
-        i0: uint256 = 0
-        i1: uint256 = 0
-        i0, i1 = self._einv(uint256_addmod(x, P - z0, P), (P - z1) % P)
-        sz0, sz1 = self._emul(sz0, sz1, i0, i1)
-        i0, i1 = self._einv(uint256_addmod(x, P - zg0, P), (P - zg1) % P)
-        sg0, sg1 = self._emul(sg0, sg1, i0, i1)
-        cur0.append(uint256_addmod(sz0, sg0, P))
-        cur1.append(uint256_addmod(sz1, sg1, P))
+    cur0, cur1 = staticcall IDeep(deepComposer).evaluate(
+        positions, gen, z0, z1, zg0, zg1, mainVals, auxVals, compVals, mc, mn, ac, an, hz, deep
+    )
 
     m: uint256 = size
     logM: uint256 = logSize
     offset: uint256 = DOMAIN_OFFSET
-    leafBase: uint256 = 0
     for layer: uint256 in range(MAX_LAYERS):
         if layer >= nLayers:
             break
@@ -1194,6 +1284,19 @@ def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC]):
                 j -= 1
             idx[j] = key
         assert friLeafCount[layer] == len(idx), "FRI leaf count"
+        # the layer's leaves, read from the proof (leaf hashes over their bytes)
+        at: uint256 = friLeafAt[layer]
+        layerVals: DynArray[uint256, NQ * 2 * FOLD] = []
+        layerLeaves: DynArray[bytes32, NQ] = []
+        for s: uint256 in range(NQ):
+            if s >= len(idx):
+                break
+            layerLeaves.append(keccak256(slice(proof, at, LEAF_BYTES)))
+            for c: uint256 in range(2 * FOLD):
+                v: uint256 = convert(slice(proof, at, 8), uint256)
+                assert v < P, "non-canonical field element"
+                layerVals.append(v)
+                at += 8
         for q: uint256 in range(NQ):
             if q >= len(curPos):
                 break
@@ -1206,38 +1309,19 @@ def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC]):
                     break
                 if idx[s] == j:
                     li = s
-            base: uint256 = 2 * FOLD * (leafBase + li) + 2 * slot
+            base: uint256 = 2 * FOLD * li + 2 * slot
             if layer == 0:
-                assert friVals[base] == cur0[q] and friVals[base + 1] == cur1[q], "DEEP mismatch"
+                assert layerVals[base] == cur0[q] and layerVals[base + 1] == cur1[q], "DEEP mismatch"
             else:
-                assert friVals[base] == cur0[q] and friVals[base + 1] == cur1[q], "FRI folding"
-        layerLeaves: DynArray[bytes32, NQ] = []
-        for s: uint256 in range(NQ):
-            if s >= len(idx):
-                break
-            layerLeaves.append(friLeaves[leafBase + s])
-        nn: uint256 = friNodeCount[layer]
-        assert self._batch_root(idx, layerLeaves, nodes, cursor, nn, logM - LOG_FOLD) == friRoots[layer], "FRI layer root"
-        cursor += nn
-        generator: uint256 = self._root(logM)
-        next0: DynArray[uint256, NQ] = []
-        next1: DynArray[uint256, NQ] = []
-        for s: uint256 in range(NQ):
-            if s >= len(idx):
-                break
-            vals: DynArray[uint256, 2 * FOLD] = []
-            for c: uint256 in range(2 * FOLD):
-                vals.append(friVals[2 * FOLD * (leafBase + s) + c])
-            xj: uint256 = uint256_mulmod(offset, self._pow(generator, idx[s]), P)
-            f0: uint256 = 0
-            f1: uint256 = 0
-            f0, f1 = self._fold(vals, xj, betas[2 * layer], betas[2 * layer + 1])
-            next0.append(f0)
-            next1.append(f1)
+                assert layerVals[base] == cur0[q] and layerVals[base + 1] == cur1[q], "FRI folding"
+        if split:
+            assert staticcall IMerkle(merkle).isVerified(keccak256(abi_encode(friRoots[layer], logM - LOG_FOLD, idx, layerLeaves))), "FRI layer root"
+        else:
+            assert staticcall IMerkle(merkle).computeRoot(idx, layerLeaves, slice(proof, friNodeAt[layer], 32 * friNodeCount[layer]), logM - LOG_FOLD) == friRoots[layer], "FRI layer root"
+        cur0, cur1 = staticcall IDeep(deepComposer).fold(
+            layerVals, idx, offset, self._root(logM), betas[2 * layer], betas[2 * layer + 1]
+        )
         curPos = idx
-        cur0 = next0
-        cur1 = next1
-        leafBase += len(idx)
         offset = self._pow(offset, FOLD)
         m = mLeaves
         logM -= LOG_FOLD
@@ -1261,14 +1345,23 @@ def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC]):
 @view
 def verify(proof: Bytes[MAX_PROOF], publicInputs: DynArray[uint256, MAX_PUBLIC]) -> bool:
     """Return True if the proof verifies; revert with the failed check otherwise."""
-    self._verify(proof, publicInputs)
+    self._verify(proof, publicInputs, False)
     return True
 
 
 @external
 def verifyProof(proof: Bytes[MAX_PROOF], publicInputs: DynArray[uint256, MAX_PUBLIC]):
     """Verify and register keccak256(abi_encode(publicInputs)) as a verified fact."""
-    self._verify(proof, publicInputs)
+    self._verify(proof, publicInputs, False)
+    self.verifiedFacts[keccak256(abi_encode(publicInputs))] = True
+
+
+@external
+def verifyProofSplit(proof: Bytes[MAX_PROOF], publicInputs: DynArray[uint256, MAX_PUBLIC]):
+    """Verify with every Merkle opening taken from statements the Merkle contract verified in
+    earlier transactions (the proof's node sections are ignored and may be empty); register
+    keccak256(abi_encode(publicInputs)) as a verified fact."""
+    self._verify(proof, publicInputs, True)
     self.verifiedFacts[keccak256(abi_encode(publicInputs))] = True
 
 
@@ -1277,6 +1370,238 @@ def verifyProof(proof: Bytes[MAX_PROOF], publicInputs: DynArray[uint256, MAX_PUB
 def isValid(fact: bytes32) -> bool:
     return self.verifiedFacts[fact]
 '''
+
+_MERKLE_TEMPLATE = '''# pragma version ~=0.4.3
+# GENERATED by starkperp.l1.verifier_gen for the AIR "{{AIR_NAME}}"; do not edit by hand.
+"""
+@title {{NAME}}Merkle
+@notice Keccak Merkle multi-openings of the verifier {{NAME}}: computes the root of sorted
+        leaves with the proof's sibling nodes, and registers Merkle statements (root, depth,
+        indices, leaf hashes) verified in their own transactions, so a proof too large for
+        one transaction is verified in steps (the core's verifyProofSplit).
+"""
+
+{{PROTOCOL_CONSTANTS}}
+
+
+verified: public(HashMap[bytes32, bool])
+
+
+@internal
+@pure
+def _root(
+    indices: DynArray[uint256, NQ], leaves: DynArray[bytes32, NQ], nodes: Bytes[MAX_PROOF], depth: uint256
+) -> bytes32:
+    m: uint256 = len(indices)
+    assert m == len(leaves) and m > 0, "Merkle opening shape"
+    assert depth <= MAX_DEPTH, "Merkle depth"
+    count: uint256 = len(nodes) // 32
+    assert 32 * count == len(nodes), "Merkle nodes"
+    idx: uint256[NQ] = empty(uint256[NQ])
+    dig: bytes32[NQ] = empty(bytes32[NQ])
+    for i: uint256 in range(NQ):
+        if i >= m:
+            break
+        idx[i] = indices[i]
+        dig[i] = leaves[i]
+    cursor: uint256 = 0
+    for level: uint256 in range(MAX_DEPTH):
+        if level >= depth:
+            break
+        # parents are written in place: slot j <= the slot i being read
+        i: uint256 = 0
+        j: uint256 = 0
+        for _: uint256 in range(NQ):
+            if i >= m:
+                break
+            index: uint256 = idx[i]
+            digest: bytes32 = dig[i]
+            paired: bool = False
+            if index % 2 == 0 and i + 1 < m:
+                if idx[i + 1] == index + 1:
+                    paired = True
+            if paired:
+                dig[j] = keccak256(concat(digest, dig[i + 1]))
+                i += 2
+            else:
+                assert cursor < count, "Merkle opening too short"
+                sibling: bytes32 = extract32(nodes, 32 * cursor)
+                cursor += 1
+                if index % 2 == 0:
+                    dig[j] = keccak256(concat(digest, sibling))
+                else:
+                    dig[j] = keccak256(concat(sibling, digest))
+                i += 1
+            idx[j] = index // 2
+            j += 1
+        m = j
+    assert cursor == count, "Merkle opening has unused nodes"
+    assert m == 1 and idx[0] == 0, "Merkle indices out of range"
+    return dig[0]
+
+
+@external
+@pure
+def computeRoot(
+    indices: DynArray[uint256, NQ], leaves: DynArray[bytes32, NQ], nodes: Bytes[MAX_PROOF], depth: uint256
+) -> bytes32:
+    """Return the root of the tree of 2^depth leaves holding leaves at indices (sorted)."""
+    return self._root(indices, leaves, nodes, depth)
+
+
+@external
+def verifyStatement(
+    root: bytes32,
+    depth: uint256,
+    indices: DynArray[uint256, NQ],
+    leaves: DynArray[bytes32, NQ],
+    nodes: Bytes[MAX_PROOF],
+):
+    """Check the opening against root; register keccak256(abi_encode(root, depth, indices,
+    leaves)) as a verified statement."""
+    assert self._root(indices, leaves, nodes, depth) == root, "Merkle statement"
+    self.verified[keccak256(abi_encode(root, depth, indices, leaves))] = True
+
+
+@external
+@view
+def isVerified(statement: bytes32) -> bool:
+    return self.verified[statement]
+'''
+
+
+_DEEP_TEMPLATE = '''# pragma version ~=0.4.3
+# GENERATED by starkperp.l1.verifier_gen for the AIR "{{AIR_NAME}}"; do not edit by hand.
+"""
+@title {{NAME}}Deep
+@notice The DEEP composition of the verifier {{NAME}} at the queried positions: the values
+        FRI starts from, sum_c d_c (v_c - f_c(z)) / (x - z) + sum_c d'_c (v_c - f_c(zg)) / (x - zg).
+"""
+
+{{PROTOCOL_CONSTANTS}}
+
+
+{{FIELD_ARITHMETIC}}
+
+
+@external
+@view
+def evaluate(
+    positions: DynArray[uint256, NQ],
+    gen: uint256,
+    z0: uint256,
+    z1: uint256,
+    zg0: uint256,
+    zg1: uint256,
+    mainVals: DynArray[uint256, NQ * W],
+    auxVals: DynArray[uint256, NQ * 2 * A + 1],
+    compVals: DynArray[uint256, NQ * 2 * CW],
+    mc: DynArray[uint256, FRAME_MAIN],
+    mn: DynArray[uint256, FRAME_MAIN],
+    ac: DynArray[uint256, FRAME_AUX],
+    an: DynArray[uint256, FRAME_AUX],
+    hz: DynArray[uint256, FRAME_COMP],
+    deep: DynArray[uint256, FRAME_DEEP],
+) -> (DynArray[uint256, NQ], DynArray[uint256, NQ]):
+    """Return the DEEP composition's values at the positions (c0 parts, c1 parts)."""
+    cur0: DynArray[uint256, NQ] = []
+    cur1: DynArray[uint256, NQ] = []
+    # sum_c d_c (v_c - f_c) = sum_c d_c v_c - sum_c d_c f_c: the second sums once for all
+    # queries; the first with unreduced sums (products < 2^131, at most 2^16 terms)
+    cz0: uint256 = 0
+    cz1: uint256 = 0
+    cg0: uint256 = 0
+    cg1: uint256 = 0
+    for c: uint256 in range(W):
+        cz0 = unsafe_add(cz0, unsafe_add(unsafe_mul(deep[4 * c], mc[2 * c]), unsafe_mul(7, unsafe_mul(deep[4 * c + 1], mc[2 * c + 1]))))
+        cz1 = unsafe_add(cz1, unsafe_add(unsafe_mul(deep[4 * c], mc[2 * c + 1]), unsafe_mul(deep[4 * c + 1], mc[2 * c])))
+        cg0 = unsafe_add(cg0, unsafe_add(unsafe_mul(deep[4 * c + 2], mn[2 * c]), unsafe_mul(7, unsafe_mul(deep[4 * c + 3], mn[2 * c + 1]))))
+        cg1 = unsafe_add(cg1, unsafe_add(unsafe_mul(deep[4 * c + 2], mn[2 * c + 1]), unsafe_mul(deep[4 * c + 3], mn[2 * c])))
+    for c: uint256 in range(A):
+        k: uint256 = 4 * (W + c)
+        cz0 = unsafe_add(cz0, unsafe_add(unsafe_mul(deep[k], ac[2 * c]), unsafe_mul(7, unsafe_mul(deep[k + 1], ac[2 * c + 1]))))
+        cz1 = unsafe_add(cz1, unsafe_add(unsafe_mul(deep[k], ac[2 * c + 1]), unsafe_mul(deep[k + 1], ac[2 * c])))
+        cg0 = unsafe_add(cg0, unsafe_add(unsafe_mul(deep[k + 2], an[2 * c]), unsafe_mul(7, unsafe_mul(deep[k + 3], an[2 * c + 1]))))
+        cg1 = unsafe_add(cg1, unsafe_add(unsafe_mul(deep[k + 2], an[2 * c + 1]), unsafe_mul(deep[k + 3], an[2 * c])))
+    for c: uint256 in range(CW):
+        k: uint256 = 4 * (W + A) + 2 * c
+        cz0 = unsafe_add(cz0, unsafe_add(unsafe_mul(deep[k], hz[2 * c]), unsafe_mul(7, unsafe_mul(deep[k + 1], hz[2 * c + 1]))))
+        cz1 = unsafe_add(cz1, unsafe_add(unsafe_mul(deep[k], hz[2 * c + 1]), unsafe_mul(deep[k + 1], hz[2 * c])))
+    cz0 = P - cz0 % P
+    cz1 = P - cz1 % P
+    cg0 = P - cg0 % P
+    cg1 = P - cg1 % P
+    for q: uint256 in range(NQ):
+        x: uint256 = uint256_mulmod(DOMAIN_OFFSET, self._pow(gen, positions[q]), P)
+        sz0: uint256 = cz0
+        sz1: uint256 = cz1
+        sg0: uint256 = cg0
+        sg1: uint256 = cg1
+        for c: uint256 in range(W):
+            v: uint256 = mainVals[q * W + c]
+            sz0 = unsafe_add(sz0, unsafe_mul(deep[4 * c], v))
+            sz1 = unsafe_add(sz1, unsafe_mul(deep[4 * c + 1], v))
+            sg0 = unsafe_add(sg0, unsafe_mul(deep[4 * c + 2], v))
+            sg1 = unsafe_add(sg1, unsafe_mul(deep[4 * c + 3], v))
+        for c: uint256 in range(A):
+            v0: uint256 = auxVals[q * 2 * A + 2 * c]
+            v1: uint256 = auxVals[q * 2 * A + 2 * c + 1]
+            k: uint256 = 4 * (W + c)
+            sz0 = unsafe_add(sz0, unsafe_add(unsafe_mul(deep[k], v0), unsafe_mul(7, unsafe_mul(deep[k + 1], v1))))
+            sz1 = unsafe_add(sz1, unsafe_add(unsafe_mul(deep[k], v1), unsafe_mul(deep[k + 1], v0)))
+            sg0 = unsafe_add(sg0, unsafe_add(unsafe_mul(deep[k + 2], v0), unsafe_mul(7, unsafe_mul(deep[k + 3], v1))))
+            sg1 = unsafe_add(sg1, unsafe_add(unsafe_mul(deep[k + 2], v1), unsafe_mul(deep[k + 3], v0)))
+        for c: uint256 in range(CW):
+            k: uint256 = 4 * (W + A) + 2 * c
+            v0: uint256 = compVals[q * 2 * CW + 2 * c]
+            v1: uint256 = compVals[q * 2 * CW + 2 * c + 1]
+            sz0 = unsafe_add(sz0, unsafe_add(unsafe_mul(deep[k], v0), unsafe_mul(7, unsafe_mul(deep[k + 1], v1))))
+            sz1 = unsafe_add(sz1, unsafe_add(unsafe_mul(deep[k], v1), unsafe_mul(deep[k + 1], v0)))
+        sz0 = sz0 % P
+        sz1 = sz1 % P
+        sg0 = sg0 % P
+        sg1 = sg1 % P
+        i0: uint256 = 0
+        i1: uint256 = 0
+        i0, i1 = self._einv(uint256_addmod(x, P - z0, P), (P - z1) % P)
+        sz0, sz1 = self._emul(sz0, sz1, i0, i1)
+        i0, i1 = self._einv(uint256_addmod(x, P - zg0, P), (P - zg1) % P)
+        sg0, sg1 = self._emul(sg0, sg1, i0, i1)
+        cur0.append(uint256_addmod(sz0, sg0, P))
+        cur1.append(uint256_addmod(sz1, sg1, P))
+    return cur0, cur1
+
+
+@external
+@view
+def fold(
+    vals: DynArray[uint256, NQ * 2 * FOLD],
+    idx: DynArray[uint256, NQ],
+    offset: uint256,
+    generator: uint256,
+    b0: uint256,
+    b1: uint256,
+) -> (DynArray[uint256, NQ], DynArray[uint256, NQ]):
+    """Fold one FRI layer: each leaf's FOLD values on the coset of x = offset * g^idx, at beta.
+
+    f(beta) = (1/FOLD) sum_t (beta / x)^t sum_k v_k w^(-k t): an unrolled inverse DFT with
+    unreduced sums (products < 2^128), then Horner in beta / x.
+    """
+    out0: DynArray[uint256, NQ] = []
+    out1: DynArray[uint256, NQ] = []
+    for s: uint256 in range(NQ):
+        if s >= len(idx):
+            break
+        xInv: uint256 = self._inv(uint256_mulmod(offset, self._pow(generator, idx[s]), P))
+        g0: uint256 = uint256_mulmod(b0, xInv, P)
+        g1: uint256 = uint256_mulmod(b1, xInv, P)
+        k0: uint256 = 2 * FOLD * s
+{{FOLD_BODY}}
+        out0.append(uint256_mulmod(a0, FOLD_INV, P))
+        out1.append(uint256_mulmod(a1, FOLD_INV, P))
+    return out0, out1
+'''
+
 
 _OOD_TEMPLATE = '''# pragma version ~=0.4.3
 # GENERATED by starkperp.l1.verifier_gen for the AIR "{{AIR_NAME}}"; do not edit by hand.
@@ -1536,69 +1861,129 @@ _PERIODIC_TEMPLATE = '''# pragma version ~=0.4.3
 # GENERATED by starkperp.l1.verifier_gen for the AIR "{{AIR_NAME}}"; do not edit by hand.
 """
 @title {{NAME}}Periodic{{GROUP}}
-@notice Periodic columns (group {{GROUP}}) of the AIR "{{AIR_NAME}}" at the out-of-domain point:
-        Horner on their coefficients, stored packed in the contract code.
+@notice Periodic columns (group {{GROUP}}) of the AIR "{{AIR_NAME}}" at the out-of-domain point,
+        in barycentric form over their cycles: q(y) = c + (z^n - 1) sum_i w_i / (y - r_i),
+        one term per value that differs from the column's most common value c.
 """
 
 {{PROTOCOL_CONSTANTS}}
 
 
 NPC: constant(uint256) = {{NPC}}
-NCW: constant(uint256) = {{NCW}}
-MAXK: constant(uint256) = {{MAXK}}
+ND: constant(uint256) = {{ND}}
+NE: constant(uint256) = {{NE}}
+NEW: constant(uint256) = {{NEW}}
 MASK64: constant(uint256) = 2**64 - 1
+MASK16: constant(uint256) = 2**16 - 1
 
-# coefficients of the columns, lowest degree first, column after column, four to a word
-COEFS: immutable(uint256[NCW])
-LENGTHS: immutable(uint256[NPC])
+# per column its most common value; denominators (log2 k << 64 | w_k^i); entries, two
+# 96-bit (column 16 | denominator 16 | weight 64) to a word
+BASES: immutable(uint256[NPC])
+DENS: immutable(uint256[ND])
+ENTRIES: immutable(uint256[NEW])
 
 
 @deploy
 def __init__():
-    COEFS = {{COEFS}}
-    LENGTHS = {{LENGTHS}}
+    BASES = {{BASES}}
+    DENS = {{DENS}}
+    ENTRIES = {{ENTRIES}}
 
 
 @internal
-@pure
-def _emul(a0: uint256, a1: uint256, b0: uint256, b1: uint256) -> (uint256, uint256):
-    return (
-        uint256_addmod(uint256_mulmod(a0, b0, P), uint256_mulmod(7, uint256_mulmod(a1, b1, P), P), P),
-        uint256_addmod(uint256_mulmod(a0, b1, P), uint256_mulmod(a1, b0, P), P),
+@view
+def _inv(a: uint256) -> uint256:
+    assert a != 0, "inverse of zero"
+    out: Bytes[32] = raw_call(
+        0x0000000000000000000000000000000000000005,
+        concat(
+            convert(32, bytes32),
+            convert(32, bytes32),
+            convert(32, bytes32),
+            convert(a, bytes32),
+            convert(P - 2, bytes32),
+            convert(P, bytes32),
+        ),
+        max_outsize=32,
+        is_static_call=True,
     )
+    return convert(out, uint256)
 
 
 @external
 @view
 def evaluate(z0: uint256, z1: uint256, n: uint256) -> DynArray[uint256, 2 * NPC]:
     """Return the columns' values q_c(z^(n/k_c)) (k_c the column's period)."""
+    sq0: uint256[33] = empty(uint256[33])
+    sq1: uint256[33] = empty(uint256[33])
+    sq0[0] = z0
+    sq1[0] = z1
+    a0: uint256 = z0
+    a1: uint256 = z1
+    logN: uint256 = 0
+    for s: uint256 in range(1, 33):
+        if (1 << (s - 1)) >= n:
+            break
+        t0: uint256 = uint256_addmod(uint256_mulmod(a0, a0, P), uint256_mulmod(7, uint256_mulmod(a1, a1, P), P), P)
+        a1 = uint256_mulmod(2, uint256_mulmod(a0, a1, P), P)
+        a0 = t0
+        sq0[s] = a0
+        sq1[s] = a1
+        logN = s
+    assert (1 << logN) == n, "trace length"
+    # denominators y_k - w_k^i and their prefix products, then one inversion for all
+    x0: uint256[ND] = empty(uint256[ND])
+    x1: uint256[ND] = empty(uint256[ND])
+    pre0: uint256[ND] = empty(uint256[ND])
+    pre1: uint256[ND] = empty(uint256[ND])
+    r0: uint256 = 1
+    r1: uint256 = 0
+    for d: uint256 in range(ND):
+        word: uint256 = DENS[d]
+        e: uint256 = logN - (word >> 64)
+        v0: uint256 = uint256_addmod(sq0[e], P - (word & MASK64), P)
+        v1: uint256 = sq1[e]
+        x0[d] = v0
+        x1[d] = v1
+        pre0[d] = r0
+        pre1[d] = r1
+        t0: uint256 = uint256_addmod(uint256_mulmod(r0, v0, P), uint256_mulmod(7, uint256_mulmod(r1, v1, P), P), P)
+        r1 = uint256_addmod(uint256_mulmod(r0, v1, P), uint256_mulmod(r1, v0, P), P)
+        r0 = t0
+    ni: uint256 = self._inv(uint256_addmod(uint256_mulmod(r0, r0, P), P - uint256_mulmod(7, uint256_mulmod(r1, r1, P), P), P))
+    i0: uint256 = uint256_mulmod(r0, ni, P)
+    i1: uint256 = uint256_mulmod(P - r1, ni, P)
+    inv0: uint256[ND] = empty(uint256[ND])
+    inv1: uint256[ND] = empty(uint256[ND])
+    for j: uint256 in range(ND):
+        d: uint256 = ND - 1 - j
+        p0: uint256 = pre0[d]
+        p1: uint256 = pre1[d]
+        inv0[d] = uint256_addmod(uint256_mulmod(i0, p0, P), uint256_mulmod(7, uint256_mulmod(i1, p1, P), P), P)
+        inv1[d] = uint256_addmod(uint256_mulmod(i0, p1, P), uint256_mulmod(i1, p0, P), P)
+        v0: uint256 = x0[d]
+        v1: uint256 = x1[d]
+        t0: uint256 = uint256_addmod(uint256_mulmod(i0, v0, P), uint256_mulmod(7, uint256_mulmod(i1, v1, P), P), P)
+        i1 = uint256_addmod(uint256_mulmod(i0, v1, P), uint256_mulmod(i1, v0, P), P)
+        i0 = t0
+    # weights times inverses; products < 2^128, at most 2^16 of them: no overflow
+    acc0: uint256[NPC] = empty(uint256[NPC])
+    acc1: uint256[NPC] = empty(uint256[NPC])
+    for k: uint256 in range(NE):
+        word: uint256 = (ENTRIES[k >> 1] >> ((k & 1) * 96)) & (2**96 - 1)
+        c: uint256 = word & MASK16
+        d: uint256 = (word >> 16) & MASK16
+        wt: uint256 = word >> 32
+        acc0[c] = unsafe_add(acc0[c], unsafe_mul(wt, inv0[d]))
+        acc1[c] = unsafe_add(acc1[c], unsafe_mul(wt, inv1[d]))
+    zn0: uint256 = uint256_addmod(sq0[logN], P - 1, P)
+    zn1: uint256 = sq1[logN]
     out: DynArray[uint256, 2 * NPC] = []
-    base: uint256 = 0
     for c: uint256 in range(NPC):
-        k: uint256 = LENGTHS[c]
-        p0: uint256 = z0
-        p1: uint256 = z1
-        e: uint256 = n // k
-        for _: uint256 in range(64):
-            if e <= 1:
-                break
-            p0, p1 = self._emul(p0, p1, p0, p1)
-            e = e >> 1
-        a0: uint256 = 0
-        a1: uint256 = 0
-        for i: uint256 in range(MAXK):
-            if i >= k:
-                break
-            j: uint256 = base + k - 1 - i
-            coef: uint256 = (COEFS[j >> 2] >> ((j & 3) << 6)) & MASK64
-            t0: uint256 = uint256_addmod(
-                uint256_mulmod(a0, p0, P), uint256_mulmod(7, uint256_mulmod(a1, p1, P), P), P
-            )
-            a1 = uint256_addmod(uint256_mulmod(a0, p1, P), uint256_mulmod(a1, p0, P), P)
-            a0 = uint256_addmod(t0, coef, P)
-        out.append(a0)
-        out.append(a1)
-        base += k
+        b0: uint256 = acc0[c] % P
+        b1: uint256 = acc1[c] % P
+        out.append(uint256_addmod(BASES[c], uint256_addmod(uint256_mulmod(zn0, b0, P), uint256_mulmod(7, uint256_mulmod(zn1, b1, P), P), P), P))
+        out.append(uint256_addmod(uint256_mulmod(zn0, b1, P), uint256_mulmod(zn1, b0, P), P))
     return out
 '''
 

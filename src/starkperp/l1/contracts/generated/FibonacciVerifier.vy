@@ -70,13 +70,52 @@ interface IOod:
     ) -> bool: view
 
 
+interface IMerkle:
+    def computeRoot(
+        indices: DynArray[uint256, NQ], leaves: DynArray[bytes32, NQ], nodes: Bytes[MAX_PROOF], depth: uint256
+    ) -> bytes32: view
+    def isVerified(statement: bytes32) -> bool: view
+
+
+interface IDeep:
+    def evaluate(
+        positions: DynArray[uint256, NQ],
+        gen: uint256,
+        z0: uint256,
+        z1: uint256,
+        zg0: uint256,
+        zg1: uint256,
+        mainVals: DynArray[uint256, NQ * W],
+        auxVals: DynArray[uint256, NQ * 2 * A + 1],
+        compVals: DynArray[uint256, NQ * 2 * CW],
+        mc: DynArray[uint256, FRAME_MAIN],
+        mn: DynArray[uint256, FRAME_MAIN],
+        ac: DynArray[uint256, FRAME_AUX],
+        an: DynArray[uint256, FRAME_AUX],
+        hz: DynArray[uint256, FRAME_COMP],
+        deep: DynArray[uint256, FRAME_DEEP],
+    ) -> (DynArray[uint256, NQ], DynArray[uint256, NQ]): view
+    def fold(
+        vals: DynArray[uint256, NQ * 2 * FOLD],
+        idx: DynArray[uint256, NQ],
+        offset: uint256,
+        generator: uint256,
+        b0: uint256,
+        b1: uint256,
+    ) -> (DynArray[uint256, NQ], DynArray[uint256, NQ]): view
+
+
 ood: public(immutable(address))
+merkle: public(immutable(address))
+deepComposer: public(immutable(address))
 verifiedFacts: public(HashMap[bytes32, bool])
 
 
 @deploy
-def __init__(_ood: address):
+def __init__(_ood: address, _merkle: address, _deep: address):
     ood = _ood
+    merkle = _merkle
+    deepComposer = _deep
 
 
 # ---------------------------------------------------------------- field arithmetic
@@ -157,97 +196,12 @@ def _draw(state: bytes32, counter: uint256) -> uint256:
     return convert(keccak256(concat(state, convert(convert(counter, uint64), bytes8))), uint256)
 
 
-# ---------------------------------------------------------------- Merkle multi-openings
-
-
-@internal
-@pure
-def _batch_root(
-    indices: DynArray[uint256, NQ],
-    leaves: DynArray[bytes32, NQ],
-    nodes: DynArray[bytes32, MAX_FRI_NODES],
-    start: uint256,
-    count: uint256,
-    depth: uint256,
-) -> bytes32:
-    curIdx: DynArray[uint256, NQ] = indices
-    curDig: DynArray[bytes32, NQ] = leaves
-    cursor: uint256 = start
-    for level: uint256 in range(MAX_DEPTH):
-        if level >= depth:
-            break
-        pIdx: DynArray[uint256, NQ] = []
-        pDig: DynArray[bytes32, NQ] = []
-        i: uint256 = 0
-        for _: uint256 in range(NQ):
-            if i >= len(curIdx):
-                break
-            index: uint256 = curIdx[i]
-            digest: bytes32 = curDig[i]
-            paired: bool = False
-            if index % 2 == 0 and i + 1 < len(curIdx):
-                if curIdx[i + 1] == index + 1:
-                    paired = True
-            parent: bytes32 = empty(bytes32)
-            if paired:
-                parent = keccak256(concat(digest, curDig[i + 1]))
-                i += 2
-            else:
-                assert cursor < start + count, "Merkle opening too short"
-                sibling: bytes32 = nodes[cursor]
-                cursor += 1
-                if index % 2 == 0:
-                    parent = keccak256(concat(digest, sibling))
-                else:
-                    parent = keccak256(concat(sibling, digest))
-                i += 1
-            pIdx.append(index // 2)
-            pDig.append(parent)
-        curIdx = pIdx
-        curDig = pDig
-    assert cursor == start + count, "Merkle opening has unused nodes"
-    assert len(curIdx) == 1 and curIdx[0] == 0, "Merkle indices out of range"
-    return curDig[0]
-
-
-# ---------------------------------------------------------------- FRI folding
-
-
-@internal
-@view
-def _fold(vals: DynArray[uint256, 2 * FOLD], x: uint256, b0: uint256, b1: uint256) -> (uint256, uint256):
-    # sum_t beta^t * (1/f) * sum_k v_k * x^-t * w_f^(-k t)
-    xInv: uint256 = self._inv(x)
-    acc0: uint256 = 0
-    acc1: uint256 = 0
-    bp0: uint256 = 1
-    bp1: uint256 = 0
-    xp: uint256 = 1
-    for t: uint256 in range(FOLD):
-        tot0: uint256 = 0
-        tot1: uint256 = 0
-        for k: uint256 in range(FOLD):
-            weight: uint256 = uint256_mulmod(xp, self._pow(FOLD_ROOT_INV, (k * t) % FOLD), P)
-            tot0 = uint256_addmod(tot0, uint256_mulmod(vals[2 * k], weight, P), P)
-            tot1 = uint256_addmod(tot1, uint256_mulmod(vals[2 * k + 1], weight, P), P)
-        tot0 = uint256_mulmod(tot0, FOLD_INV, P)
-        tot1 = uint256_mulmod(tot1, FOLD_INV, P)
-        m0: uint256 = 0
-        m1: uint256 = 0
-        m0, m1 = self._emul(tot0, tot1, bp0, bp1)
-        acc0 = uint256_addmod(acc0, m0, P)
-        acc1 = uint256_addmod(acc1, m1, P)
-        bp0, bp1 = self._emul(bp0, bp1, b0, b1)
-        xp = uint256_mulmod(xp, xInv, P)
-    return acc0, acc1
-
-
 # ---------------------------------------------------------------- the verifier
 
 
 @internal
 @view
-def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC]):
+def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC], split: bool):
     assert len(pub) == NPUB, "public input count"
     for v: uint256 in pub:
         assert v < P, "public input not canonical"
@@ -353,18 +307,13 @@ def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC]):
             assert v < P, "non-canonical field element"
             mainVals.append(v)
             o += 8
-    nodes: DynArray[bytes32, MAX_FRI_NODES] = []
-    count: uint256 = convert(slice(proof, o, 2), uint256)
-    o += 2
-    mainNodes: uint256 = count
-    for i: uint256 in range(MAX_NODES):
-        if i >= count:
-            break
-        nodes.append(extract32(proof, o))
-        o += 32
+    mainNodes: uint256 = convert(slice(proof, o, 2), uint256)
+    mainAt: uint256 = o + 2
+    o = mainAt + 32 * mainNodes
     auxVals: DynArray[uint256, NQ * 2 * A + 1] = []
     auxLeaves: DynArray[bytes32, NQ] = []
     auxNodes: uint256 = 0
+    auxAt: uint256 = 0
     if A > 0:
         for q: uint256 in range(NQ):
             auxLeaves.append(keccak256(slice(proof, o, AUX_ROW_BYTES)))
@@ -376,12 +325,8 @@ def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC]):
                 auxVals.append(v)
                 o += 8
         auxNodes = convert(slice(proof, o, 2), uint256)
-        o += 2
-        for i: uint256 in range(MAX_NODES):
-            if i >= auxNodes:
-                break
-            nodes.append(extract32(proof, o))
-            o += 32
+        auxAt = o + 2
+        o = auxAt + 32 * auxNodes
     compVals: DynArray[uint256, NQ * 2 * CW] = []
     compLeaves: DynArray[bytes32, NQ] = []
     for q: uint256 in range(NQ):
@@ -392,17 +337,13 @@ def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC]):
             compVals.append(v)
             o += 8
     compNodes: uint256 = convert(slice(proof, o, 2), uint256)
-    o += 2
-    for i: uint256 in range(MAX_NODES):
-        if i >= compNodes:
-            break
-        nodes.append(extract32(proof, o))
-        o += 32
+    compAt: uint256 = o + 2
+    o = compAt + 32 * compNodes
 
     friLeafCount: DynArray[uint256, MAX_LAYERS] = []
     friNodeCount: DynArray[uint256, MAX_LAYERS] = []
-    friVals: DynArray[uint256, NQ * 2 * FOLD * MAX_LAYERS] = []
-    friLeaves: DynArray[bytes32, NQ * MAX_LAYERS] = []
+    friNodeAt: DynArray[uint256, MAX_LAYERS] = []
+    friLeafAt: DynArray[uint256, MAX_LAYERS] = []
     for layer: uint256 in range(MAX_LAYERS):
         if layer >= nLayers:
             break
@@ -410,23 +351,13 @@ def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC]):
         o += 2
         assert nl >= 1 and nl <= NQ, "FRI leaf count"
         friLeafCount.append(nl)
-        for j: uint256 in range(NQ):
-            if j >= nl:
-                break
-            friLeaves.append(keccak256(slice(proof, o, LEAF_BYTES)))
-            for c: uint256 in range(2 * FOLD):
-                v: uint256 = convert(slice(proof, o, 8), uint256)
-                assert v < P, "non-canonical field element"
-                friVals.append(v)
-                o += 8
+        friLeafAt.append(o)
+        o += nl * LEAF_BYTES
         nn: uint256 = convert(slice(proof, o, 2), uint256)
         o += 2
         friNodeCount.append(nn)
-        for i: uint256 in range(MAX_NODES):
-            if i >= nn:
-                break
-            nodes.append(extract32(proof, o))
-            o += 32
+        friNodeAt.append(o)
+        o += 32 * nn
     assert o == len(proof), "malformed proof: trailing bytes"
 
     # Stage 1: the transcript.
@@ -519,14 +450,17 @@ def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC]):
     assert staticcall IOod(ood).check(z0, z1, logN, mc, mn, ac, an, hz, pub, ch, alphas), "out-of-domain mismatch"
 
     # Check B: trace and composition openings.
-    cursor: uint256 = 0
-    assert self._batch_root(positions, mainLeaves, nodes, cursor, mainNodes, logSize) == mainRoot, "main trace root"
-    cursor += mainNodes
-    if A > 0:
-        assert self._batch_root(positions, auxLeaves, nodes, cursor, auxNodes, logSize) == auxRoot, "aux trace root"
-        cursor += auxNodes
-    assert self._batch_root(positions, compLeaves, nodes, cursor, compNodes, logSize) == compRoot, "composition root"
-    cursor += compNodes
+    # (split: the openings were verified as Merkle statements in earlier transactions)
+    if split:
+        assert staticcall IMerkle(merkle).isVerified(keccak256(abi_encode(mainRoot, logSize, positions, mainLeaves))), "main trace root"
+        if A > 0:
+            assert staticcall IMerkle(merkle).isVerified(keccak256(abi_encode(auxRoot, logSize, positions, auxLeaves))), "aux trace root"
+        assert staticcall IMerkle(merkle).isVerified(keccak256(abi_encode(compRoot, logSize, positions, compLeaves))), "composition root"
+    else:
+        assert staticcall IMerkle(merkle).computeRoot(positions, mainLeaves, slice(proof, mainAt, 32 * mainNodes), logSize) == mainRoot, "main trace root"
+        if A > 0:
+            assert staticcall IMerkle(merkle).computeRoot(positions, auxLeaves, slice(proof, auxAt, 32 * auxNodes), logSize) == auxRoot, "aux trace root"
+        assert staticcall IMerkle(merkle).computeRoot(positions, compLeaves, slice(proof, compAt, 32 * compNodes), logSize) == compRoot, "composition root"
 
     # Check C: DEEP composition at the queries, then FRI.
     zg0: uint256 = uint256_mulmod(z0, g, P)
@@ -535,52 +469,13 @@ def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC]):
     curPos: DynArray[uint256, NQ] = positions
     cur0: DynArray[uint256, NQ] = []
     cur1: DynArray[uint256, NQ] = []
-    for q: uint256 in range(NQ):
-        x: uint256 = uint256_mulmod(DOMAIN_OFFSET, self._pow(gen, positions[q]), P)
-        sz0: uint256 = 0
-        sz1: uint256 = 0
-        sg0: uint256 = 0
-        sg1: uint256 = 0
-        m0: uint256 = 0
-        m1: uint256 = 0
-        for c: uint256 in range(W):
-            v: uint256 = mainVals[q * W + c]
-            m0, m1 = self._emul(deep[4 * c], deep[4 * c + 1], uint256_addmod(v, P - mc[2 * c], P), (P - mc[2 * c + 1]) % P)
-            sz0 = uint256_addmod(sz0, m0, P)
-            sz1 = uint256_addmod(sz1, m1, P)
-            m0, m1 = self._emul(deep[4 * c + 2], deep[4 * c + 3], uint256_addmod(v, P - mn[2 * c], P), (P - mn[2 * c + 1]) % P)
-            sg0 = uint256_addmod(sg0, m0, P)
-            sg1 = uint256_addmod(sg1, m1, P)
-        for c: uint256 in range(A + 1):
-            if c >= A:
-                break
-            v0: uint256 = auxVals[q * 2 * A + 2 * c]
-            v1: uint256 = auxVals[q * 2 * A + 2 * c + 1]
-            k: uint256 = 4 * (W + c)
-            m0, m1 = self._emul(deep[k], deep[k + 1], uint256_addmod(v0, P - ac[2 * c], P), uint256_addmod(v1, P - ac[2 * c + 1], P))
-            sz0 = uint256_addmod(sz0, m0, P)
-            sz1 = uint256_addmod(sz1, m1, P)
-            m0, m1 = self._emul(deep[k + 2], deep[k + 3], uint256_addmod(v0, P - an[2 * c], P), uint256_addmod(v1, P - an[2 * c + 1], P))
-            sg0 = uint256_addmod(sg0, m0, P)
-            sg1 = uint256_addmod(sg1, m1, P)
-        for c: uint256 in range(CW):
-            k: uint256 = 4 * (W + A) + 2 * c
-            m0, m1 = self._emul(deep[k], deep[k + 1], uint256_addmod(compVals[q * 2 * CW + 2 * c], P - hz[2 * c], P), uint256_addmod(compVals[q * 2 * CW + 2 * c + 1], P - hz[2 * c + 1], P))
-            sz0 = uint256_addmod(sz0, m0, P)
-            sz1 = uint256_addmod(sz1, m1, P)
-        i0: uint256 = 0
-        i1: uint256 = 0
-        i0, i1 = self._einv(uint256_addmod(x, P - z0, P), (P - z1) % P)
-        sz0, sz1 = self._emul(sz0, sz1, i0, i1)
-        i0, i1 = self._einv(uint256_addmod(x, P - zg0, P), (P - zg1) % P)
-        sg0, sg1 = self._emul(sg0, sg1, i0, i1)
-        cur0.append(uint256_addmod(sz0, sg0, P))
-        cur1.append(uint256_addmod(sz1, sg1, P))
+    cur0, cur1 = staticcall IDeep(deepComposer).evaluate(
+        positions, gen, z0, z1, zg0, zg1, mainVals, auxVals, compVals, mc, mn, ac, an, hz, deep
+    )
 
     m: uint256 = size
     logM: uint256 = logSize
     offset: uint256 = DOMAIN_OFFSET
-    leafBase: uint256 = 0
     for layer: uint256 in range(MAX_LAYERS):
         if layer >= nLayers:
             break
@@ -609,6 +504,19 @@ def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC]):
                 j -= 1
             idx[j] = key
         assert friLeafCount[layer] == len(idx), "FRI leaf count"
+        # the layer's leaves, read from the proof (leaf hashes over their bytes)
+        at: uint256 = friLeafAt[layer]
+        layerVals: DynArray[uint256, NQ * 2 * FOLD] = []
+        layerLeaves: DynArray[bytes32, NQ] = []
+        for s: uint256 in range(NQ):
+            if s >= len(idx):
+                break
+            layerLeaves.append(keccak256(slice(proof, at, LEAF_BYTES)))
+            for c: uint256 in range(2 * FOLD):
+                v: uint256 = convert(slice(proof, at, 8), uint256)
+                assert v < P, "non-canonical field element"
+                layerVals.append(v)
+                at += 8
         for q: uint256 in range(NQ):
             if q >= len(curPos):
                 break
@@ -621,38 +529,19 @@ def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC]):
                     break
                 if idx[s] == j:
                     li = s
-            base: uint256 = 2 * FOLD * (leafBase + li) + 2 * slot
+            base: uint256 = 2 * FOLD * li + 2 * slot
             if layer == 0:
-                assert friVals[base] == cur0[q] and friVals[base + 1] == cur1[q], "DEEP mismatch"
+                assert layerVals[base] == cur0[q] and layerVals[base + 1] == cur1[q], "DEEP mismatch"
             else:
-                assert friVals[base] == cur0[q] and friVals[base + 1] == cur1[q], "FRI folding"
-        layerLeaves: DynArray[bytes32, NQ] = []
-        for s: uint256 in range(NQ):
-            if s >= len(idx):
-                break
-            layerLeaves.append(friLeaves[leafBase + s])
-        nn: uint256 = friNodeCount[layer]
-        assert self._batch_root(idx, layerLeaves, nodes, cursor, nn, logM - LOG_FOLD) == friRoots[layer], "FRI layer root"
-        cursor += nn
-        generator: uint256 = self._root(logM)
-        next0: DynArray[uint256, NQ] = []
-        next1: DynArray[uint256, NQ] = []
-        for s: uint256 in range(NQ):
-            if s >= len(idx):
-                break
-            vals: DynArray[uint256, 2 * FOLD] = []
-            for c: uint256 in range(2 * FOLD):
-                vals.append(friVals[2 * FOLD * (leafBase + s) + c])
-            xj: uint256 = uint256_mulmod(offset, self._pow(generator, idx[s]), P)
-            f0: uint256 = 0
-            f1: uint256 = 0
-            f0, f1 = self._fold(vals, xj, betas[2 * layer], betas[2 * layer + 1])
-            next0.append(f0)
-            next1.append(f1)
+                assert layerVals[base] == cur0[q] and layerVals[base + 1] == cur1[q], "FRI folding"
+        if split:
+            assert staticcall IMerkle(merkle).isVerified(keccak256(abi_encode(friRoots[layer], logM - LOG_FOLD, idx, layerLeaves))), "FRI layer root"
+        else:
+            assert staticcall IMerkle(merkle).computeRoot(idx, layerLeaves, slice(proof, friNodeAt[layer], 32 * friNodeCount[layer]), logM - LOG_FOLD) == friRoots[layer], "FRI layer root"
+        cur0, cur1 = staticcall IDeep(deepComposer).fold(
+            layerVals, idx, offset, self._root(logM), betas[2 * layer], betas[2 * layer + 1]
+        )
         curPos = idx
-        cur0 = next0
-        cur1 = next1
-        leafBase += len(idx)
         offset = self._pow(offset, FOLD)
         m = mLeaves
         logM -= LOG_FOLD
@@ -676,14 +565,23 @@ def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC]):
 @view
 def verify(proof: Bytes[MAX_PROOF], publicInputs: DynArray[uint256, MAX_PUBLIC]) -> bool:
     """Return True if the proof verifies; revert with the failed check otherwise."""
-    self._verify(proof, publicInputs)
+    self._verify(proof, publicInputs, False)
     return True
 
 
 @external
 def verifyProof(proof: Bytes[MAX_PROOF], publicInputs: DynArray[uint256, MAX_PUBLIC]):
     """Verify and register keccak256(abi_encode(publicInputs)) as a verified fact."""
-    self._verify(proof, publicInputs)
+    self._verify(proof, publicInputs, False)
+    self.verifiedFacts[keccak256(abi_encode(publicInputs))] = True
+
+
+@external
+def verifyProofSplit(proof: Bytes[MAX_PROOF], publicInputs: DynArray[uint256, MAX_PUBLIC]):
+    """Verify with every Merkle opening taken from statements the Merkle contract verified in
+    earlier transactions (the proof's node sections are ignored and may be empty); register
+    keccak256(abi_encode(publicInputs)) as a verified fact."""
+    self._verify(proof, publicInputs, True)
     self.verifiedFacts[keccak256(abi_encode(publicInputs))] = True
 
 
