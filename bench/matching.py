@@ -123,7 +123,8 @@ def run_once(seed: int, n_ops: int, resting: int) -> tuple[float, float, list[in
                 order_id = live[j]
                 live[j] = live[-1]
                 live.pop()
-                if orders[order_id].status is is_open:
+                record = orders.get(order_id)  # None: filled long ago and forgotten
+                if record is not None and record.status is is_open:
                     cancel(order_id)
                     break
         latencies[i] = perf() - t0

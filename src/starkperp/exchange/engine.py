@@ -4,9 +4,16 @@
 public method either returns a read-only view or performs one request: it *decides*
 (validation, signature, risk, matching) without touching state, raises
 :class:`ExchangeError` with a :class:`Reason` if the request is refused (nothing changed),
-and otherwise emits events; the state changes only in :meth:`Exchange.apply_event`, which
-is also what :func:`starkperp.exchange.events.replay` calls. Time comes from the injected
-``clock`` (integer epoch seconds); there is no randomness.
+and otherwise emits events; the state changes only by applying events, through
+:meth:`Exchange.apply_event` (what :func:`starkperp.exchange.events.replay` calls) or, on
+the hot path, by calling the same per-event handlers directly. Time comes from the
+injected ``clock`` (integer epoch seconds); there is no randomness.
+
+Plain limit and market orders take a fast path in :meth:`Exchange.place_order` (the
+general path's checks inlined, in the same order); ``Exchange(reference=True)`` runs every
+request through the readable general path instead, and the tests require both to emit the
+same events and reach the same state. ``Exchange.orders`` keeps open orders and a bounded
+window of finished ones (``ExchangeConfig.order_history``), a function of the event log.
 
 Matching is price-time priority. An incoming order first passes an initial-margin check as
 if it filled completely at its limit (worst) price, fees included. Then it is matched
@@ -1718,6 +1725,19 @@ class Exchange:
                 return Reason.ABOVE_MAX_POSITION
             if config.status is not _ONLINE:
                 return Reason.MARKET_CLOSE_ONLY
+            if not balances or (len(balances) == 1 and market in balances):
+                # the common case, a position in this market only: the loop's one term
+                value = after * prices[market]
+                tv = ((account.collateral + dcoll) << 32) + value
+                if value < 0:
+                    value = -value
+                hot = hots[market]
+                baseline = hot.baseline
+                if -baseline <= after <= baseline:
+                    imf = hot.imf
+                else:
+                    imf = config.compute_initial_margin_fraction(after)
+                return None if imf * value <= tv << 32 else Reason.INSUFFICIENT_MARGIN
             tv = (account.collateral + dcoll) << 32
             ir = 0
             seen = False
@@ -1748,16 +1768,21 @@ class Exchange:
                 else:
                     ir += config.compute_initial_margin_fraction(after) * value
             return None if ir <= tv << 32 else Reason.INSUFFICIENT_MARGIN
-        tv_b = account.collateral << 32
-        tr_b = 0
-        for m, b in balances.items():
-            if b:
-                value = b * prices[m]
-                tv_b += value
-                tr_b += hots[m].mmf * (value if value > 0 else -value)
         price = prices[market]
-        tv_a = tv_b + (dcoll << 32) + dq * price
         mmf = config.maintenance_margin_fraction
+        if len(balances) == 1:  # this market only (its balance is not 0: it shrinks)
+            value = before * price
+            tv_b = (account.collateral << 32) + value
+            tr_b = mmf * (value if value > 0 else -value)
+        else:
+            tv_b = account.collateral << 32
+            tr_b = 0
+            for m, b in balances.items():
+                if b:
+                    value = b * prices[m]
+                    tv_b += value
+                    tr_b += hots[m].mmf * (value if value > 0 else -value)
+        tv_a = tv_b + (dcoll << 32) + dq * price
         tr_a = tr_b - mmf * abs(before * price) + mmf * abs(after * price)
         # The change only shrinks this balance (no flip) and leaves the others alone, so the
         # validity rule reduces to: healthy after, or TV/TR not lowered (TV if TR was 0).
