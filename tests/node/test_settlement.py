@@ -148,6 +148,15 @@ def _l1_deposit_records(node: Node) -> list[dict[str, object]]:
     ]
 
 
+def _metrics(node: Node) -> dict[str, float]:
+    out = {}
+    for line in node.metrics.render().decode().splitlines():
+        if line and not line.startswith("#") and "{" not in line:
+            name, value = line.rsplit(" ", 1)
+            out[name] = float(value)
+    return out
+
+
 async def _wait(predicate: object, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():  # type: ignore[operator]
@@ -199,6 +208,10 @@ def test_node_credits_l1_deposits_and_settles_its_batch(tmp_path: Path, chain: C
         assert batch.n_trades == 1 and batch.n_deposits == 2 and batch.n_withdrawals == 1
         assert 0 < batch.gas_used < 2**24
         assert node.get_status()["settlement"]["batches"] == {"SETTLED": 1}
+        metrics = _metrics(node)
+        assert metrics["starkperp_l1_gas_total"] == batch.gas_used
+        assert metrics["starkperp_proving_seconds_count"] == 1
+        assert metrics["starkperp_batch_size"] == 0
         await node.stop()
         return addresses
 

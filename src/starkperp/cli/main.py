@@ -35,11 +35,20 @@ def demo(seconds: float = 20.0, seed: int = 7) -> None:
 
 
 @app.command("main")
-def main_job(batches: int = 2, seed: int = 7) -> None:
-    """Run the main job: a session proven batch by batch and settled on an embedded L1."""
+def main_job(
+    rounds: int = typer.Option(12, help="Trading rounds (makers quote, one trader crosses)."),
+    seed: int = typer.Option(7, help="Seed of the simulated participants."),
+    batch_size: int = typer.Option(24, help="A batch closes at this many rollup txs..."),
+    batch_age: float = typer.Option(20.0, help="...or when its oldest tx is this old (s)."),
+) -> None:
+    """Run the main job: a node on the embedded defaults, traded through its API, settling
+    every batch on the embedded L1, ending with a withdrawal paid on L1."""
     from starkperp.sim.main_job import run_main_job
 
-    if not run_main_job(n_batches=batches, seed=seed).is_all_settled:
+    report = run_main_job(
+        n_rounds=rounds, seed=seed, max_transactions=batch_size, max_age_seconds=batch_age
+    )
+    if not report.is_all_settled or report.withdrawal_paid != report.withdrawal_amount:
         raise typer.Exit(code=1)
 
 
@@ -57,8 +66,18 @@ def node(
         [], help="STARK public key (hex) allowed to sign oracle prices (repeatable)."
     ),
     oracle_quorum: int = typer.Option(1, help="Distinct signers an oracle tick needs."),
+    settle: bool = typer.Option(
+        False,
+        help="Batch, prove and settle on an embedded L1 (deployed at first start, journaled "
+        "and replayed on restart; needs --preset minimal).",
+    ),
+    batch_size: int = typer.Option(32, help="With --settle: close a batch at this many txs."),
+    batch_age: float = typer.Option(15.0, help="With --settle: or when this old (seconds)."),
+    l1_journal: str = typer.Option(
+        "", help="With --settle: the embedded chain's journal (default: <db>.l1.sqlite)."
+    ),
 ) -> None:
-    """Start a node: API server, sequencer, durable log, clock ticks."""
+    """Start a node: API server, sequencer, durable log, clock ticks (and settlement)."""
     import uvicorn
 
     from starkperp.api.app import create_app
@@ -83,7 +102,24 @@ def node(
         ip_rate_limit=rate_limit,
         account_rate_limit=rate_limit,
     )
-    the_node = Node(config)
+    settlement = None
+    if settle:
+        # deposits come from L1 only: the dev faucet would credit funds L1 never received
+        config = replace(config, enable_testnet_tokens=False)
+        from starkperp.node.config import SettlementConfig
+        from starkperp.node.settlement import SettlementService
+
+        if preset != "minimal":
+            typer.echo("--settle needs --preset minimal (the rollup's markets)", err=True)
+            raise typer.Exit(code=2)
+        if not l1_journal and db.startswith(("postgresql://", "postgres://")):
+            typer.echo("--settle with PostgreSQL needs --l1-journal PATH", err=True)
+            raise typer.Exit(code=2)
+        settlement = SettlementService(
+            SettlementConfig(max_transactions=batch_size, max_age_seconds=batch_age),
+            chain_path=l1_journal or f"{db.removeprefix('sqlite:///')}.l1.sqlite",
+        )
+    the_node = Node(config, settlement=settlement)
     the_node.open()
     typer.echo(
         json.dumps(
@@ -163,7 +199,8 @@ def order_cancel(order_id: str, url: str = _URL, eth_key: str = _KEY, network_id
 
 @app.command()
 def deposit(amount: str, url: str = _URL, eth_key: str = _KEY, network_id: int = 1) -> None:
-    """Credit collateral to the key's account (the node's test faucet stands in for L1)."""
+    """DEV/TEST FAUCET: credit unbacked collateral (a node without --settle only; a settling
+    node credits deposits made on L1, read by its watcher)."""
     typer.echo(json.dumps(_client(url, eth_key, network_id).deposit_testnet(amount), indent=2))
 
 

@@ -29,22 +29,29 @@ verifier or L1 rejects halts settlement (``halted`` says why): the L2 state has 
 L1 can accept, which an operator must look at; the exchange keeps serving.
 
 With no L1 client given the service runs the embedded py-evm chain in this process and deploys
-the collateral token, ``StarkPerpetual`` and the generated batch verifier at start. That chain
-lives in memory: it does not survive a restart. A node restarted over a database whose batches
-were settled on a lost embedded chain halts settlement (EMBEDDED_L1_LOST) rather than
-pretending; pass a long-lived :class:`~starkperp.l1.client.L1Client` to keep settling.
+the collateral token, ``StarkPerpetual`` and the generated batch verifier at its first start.
+Given ``chain_path``, that chain is a :class:`~starkperp.node.l1_chain.DurableChain`, journaled
+and replayed, so it survives restarts like a real chain and the contracts are loaded, not
+redeployed. Without it the chain lives in memory only, and a node restarted over a database
+whose batches were settled on such a lost chain halts settlement (EMBEDDED_L1_LOST) rather than
+pretending.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
+import hashlib
+import json
+import os
 import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eth_account import Account
@@ -88,11 +95,14 @@ if TYPE_CHECKING:
 __all__ = [
     "OPERATOR_ORACLE_KEY",
     "BatchRecord",
+    "VERIFIER_DEPLOYER",
     "BatchState",
     "SettlementError",
     "SettlementReason",
     "SettlementService",
+    "deploy_batch_verifier",
     "deploy_contracts",
+    "get_cache_dir",
     "get_rollup_config",
 ]
 
@@ -196,12 +206,8 @@ def deploy_contracts(
 ) -> str:
     """Deploy the batch verifier (unless ``verifier`` is the address of one already on this
     chain), the collateral token and ``StarkPerpetual`` on ``client``; return the verifier."""
-    from starkperp.l1.verifier_gen import deploy_verifier, render_verifier
-
     if verifier is None:
-        air = get_batch_air(config)
-        sources = render_verifier(air, options, contract_name="BatchVerifier")
-        verifier = str(deploy_verifier(client.env, air, sources, "BatchVerifier").address)
+        verifier = deploy_batch_verifier(client, config, options)
     client.deploy(
         config=L1Config(
             tree_depth=config.positions_depth,
@@ -215,6 +221,61 @@ def deploy_contracts(
         verifier=verifier,
     )
     return verifier
+
+
+VERIFIER_DEPLOYER = "0x" + compute_keccak256(b"starkperp batch verifier deployer")[12:].hex()
+"""The address that deploys the batch verifier, so its contract addresses are reproducible."""
+
+
+def get_cache_dir() -> Path:
+    """Return where compiled-and-deployed verifier bytecode is cached (``STARKPERP_CACHE``)."""
+    return Path(os.environ.get("STARKPERP_CACHE", "~/.cache/starkperp")).expanduser()
+
+
+def deploy_batch_verifier(client: L1Client, config: RollupConfig, options: ProofOptions) -> str:
+    """Deploy the generated verifier of the batch AIR; return the address of its core.
+
+    Compiling the generated Vyper takes tens of seconds. The deployments it makes (creation
+    bytecode with constructor arguments, from :data:`VERIFIER_DEPLOYER`) are cached under
+    :func:`get_cache_dir`, keyed by the rendered sources, and replayed as raw creations when
+    the deployer's nonce is the one they were recorded at: the same addresses, the same code.
+    """
+    from starkperp.l1.verifier_gen import deploy_verifier, render_verifier
+
+    env = client.env
+    air = get_batch_air(config)
+    sources = render_verifier(air, options, contract_name="BatchVerifier")
+    digest = hashlib.sha256(json.dumps(sources, sort_keys=True).encode()).hexdigest()[:32]
+    path = get_cache_dir() / f"batch-verifier-{digest}.json"
+    nonce = int(env.evm.vm.state.get_nonce(bytes.fromhex(VERIFIER_DEPLOYER[2:])))
+    if path.exists():
+        record = json.loads(path.read_text())
+        if record["nonce"] == nonce:
+            for bytecode in record["creations"]:
+                env.deploy(sender=VERIFIER_DEPLOYER, bytecode=bytes.fromhex(bytecode))
+            if env.get_code(record["address"]):
+                return str(record["address"])
+    creations: list[str] = []
+    deploy = env.deploy
+
+    def recording_deploy(**kwargs: Any) -> Any:
+        address, computation = deploy(**kwargs)
+        creations.append(bytes(kwargs.get("bytecode", b"")).hex())
+        return address, computation
+
+    env.deploy = recording_deploy  # type: ignore[method-assign]
+    try:
+        with env.prank(VERIFIER_DEPLOYER):
+            address = str(deploy_verifier(env, air, sources, "BatchVerifier").address)
+    finally:
+        env.deploy = deploy  # type: ignore[method-assign]
+    record = {"nonce": nonce, "address": address, "creations": creations}
+    with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(record))
+        tmp.replace(path)
+    return address
 
 
 def _count(txs: Sequence[Transaction], kind: type) -> int:
@@ -241,6 +302,8 @@ class SettlementService:
         its journal, else in memory only. ``operator_key`` signs registrations and sends
         ``updateState`` (random if None; a durable chain keeps the one it deployed with)."""
         self.config = config if config is not None else SettlementConfig()
+        self.owns_chain = l1 is None
+        """Whether this service made its (embedded) chain rather than being handed one."""
         self.chain: DurableChain | None = None
         if l1 is None and chain_path is not None:
             self.chain = DurableChain(chain_path)
@@ -252,7 +315,6 @@ class SettlementService:
         self.rollup_config = get_rollup_config(self.config.rollup_preset)
         self.options = PRESETS[self.config.proof_preset]
         self.security_bits = self.options.conjectured_security_bits()
-        self.owns_chain = l1 is None  # an in-memory chain, lost when the process ends
         self.l1 = l1 if l1 is not None else L1Client.embedded()
         self.l1_lock = threading.RLock()
         """Held for every use of the L1 client (py-evm is not thread-safe)."""
@@ -400,7 +462,7 @@ class SettlementService:
                 self.chain.replay()
                 self.chain.load_deployment(self.l1)
             if self.l1.deployment is None:
-                if self.owns_chain and store.load_batches():
+                if self.owns_chain and store.load_batches():  # journal gone, or none kept
                     self._halt(
                         SettlementReason.EMBEDDED_L1_LOST,
                         "batches were settled on an embedded chain that did not survive "
@@ -495,16 +557,14 @@ class SettlementService:
 
     def _step(self, *, timeout: float) -> None:
         """One round: take new records, close batches, settle finished proofs, watch L1."""
-        events: list[Event] = []
         try:
             item = self._queue.get(timeout=timeout)
-            while True:
-                events.extend(item[1])
+            while True:  # one translation per record, exactly as in recovery
+                self._translate(item[1])
                 self._translated_seq = max(self._translated_seq, item[0])
                 item = self._queue.get_nowait()
         except queue.Empty:
             pass
-        self._translate(events)
         if self.halted:
             return
         self._close_batches()
