@@ -14,22 +14,31 @@ options, reading the very same proof bytes:
 2. the out-of-domain identity: the transition constraints (evaluated over F_p[X]/(X^2 - 7))
    divided by their zerofier, the boundary constraints divided by theirs, combined with the
    coefficients, against ``sum_k z^(k n) h_k(z)``;
-3. the keccak Merkle multi-openings of the main, auxiliary and composition rows;
-4. the DEEP composition at every query, then FRI: layer openings, folding, remainder.
+3. the keccak Merkle multi-openings of the main, auxiliary and composition rows (computed by
+   the ``<Name>Merkle`` contract, or, in split verification, looked up as statements it
+   verified in earlier transactions, see :mod:`starkperp.l1.split`);
+4. the DEEP composition at every query (the ``<Name>Deep`` contract: the frame's share of
+   the sums once for all queries, unreduced 256-bit accumulation), then FRI: layer
+   openings, folding (an unrolled inverse DFT per coset with literal twiddles, Horner in
+   beta / x), remainder.
 
 Large AIRs: the transition constraints are compiled to a register program (structurally
 equal subtrees evaluated once, powers as square-and-multiply), packed six ops to a word into
 the code of as many chunk contracts as the 24 KB limit needs; each chunk interprets its
 program and returns its alpha-weighted sum, the Ood contract calls them in turn with the same
-frame. Periodic columns are evaluated by Horner on their coefficients, packed four to a word
-in the code of periodic-group contracts. :func:`evaluate_constraint_program` is the Python
-twin of the interpreter.
+frame. Periodic columns are evaluated in barycentric form over their cycles
+(:class:`SparsePeriodicTable`): one base-by-extension product per value that differs from
+the column's most common one, all denominators inverted at once, so a selector column costs
+one term whatever its period. :func:`evaluate_constraint_program` and
+:func:`evaluate_sparse_periodic` are the Python twins of the interpreters.
 
 Inverses and exponentiations use the MODEXP precompile. A proof that does not verify
-reverts with a reason string naming the failed check; ``verifyProof`` registers the fact
+reverts with a reason string naming the failed check; ``verifyProof`` (one transaction) and
+``verifyProofSplit`` (after the Merkle statements) register the fact
 ``keccak256(abi_encode(publicInputs))`` so a caller (or a later transaction) can rely on it.
 
-``python -m starkperp.l1.verifier_gen`` rewrites ``contracts/generated/FibonacciVerifier.vy``.
+``python -m starkperp.l1.verifier_gen`` rewrites the Fibonacci example's verifier in
+``contracts/generated/``.
 """
 
 from __future__ import annotations
