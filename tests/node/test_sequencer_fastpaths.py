@@ -6,15 +6,19 @@
 * Signature jobs packed for the trip to a worker (:func:`pack_signature_jobs`) rebuild the
   same orders, and :func:`verify_packed_order_signatures` gives the same verdicts as
   :func:`verify_order_signatures`, malformed jobs included.
+* The signature pool keeps at most one chunk per worker in flight; what arrives meanwhile
+  leaves together in the next chunks.
 * The cached view text (times, prices, sizes, USDC amounts) is the text the formulas give.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import enum
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -39,6 +43,7 @@ from starkperp.exchange.signing import sign_exchange_order
 from starkperp.node import codec, views
 from starkperp.node import config as node_config
 from starkperp.node.sequencer import (
+    SignaturePool,
     _order_from_wire,
     pack_signature_jobs,
     verify_order_signatures,
@@ -171,3 +176,36 @@ def test_view_caches_stay_bounded() -> None:
     for quantity in range(views._CACHE_LIMIT + 10):
         views._size(market, quantity)
     assert len(views._SIZE_TEXT) <= views._CACHE_LIMIT
+
+
+def test_pool_keeps_one_chunk_per_worker_in_flight(monkeypatch: pytest.MonkeyPatch) -> None:
+    pool = SignaturePool(workers=2, max_batch=64)
+    monkeypatch.setattr(SignaturePool, "is_running", property(lambda self: True))
+    sizes: list[int] = []
+    active = peak = 0
+
+    async def fake_chunk(jobs: list[Any], executor: object) -> list[bool]:
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        sizes.append(len(jobs))
+        await asyncio.sleep(0.02)
+        active -= 1
+        return [job[2] == PUBLIC for job in jobs]
+
+    monkeypatch.setattr(pool, "_verify_chunk", fake_chunk)
+    market = _market()
+
+    async def run() -> list[bool]:
+        first = [asyncio.ensure_future(pool.verify((ORDER, market, PUBLIC, 1))) for _ in range(10)]
+        await asyncio.sleep(0.005)  # both workers busy: the next ones wait and leave together
+        later = [
+            asyncio.ensure_future(pool.verify((ORDER, market, PUBLIC + (i == 7), 1)))
+            for i in range(20)
+        ]
+        return list(await asyncio.gather(*first, *later))
+
+    answers = asyncio.run(run())
+    assert answers == [True] * 17 + [False] + [True] * 12
+    assert peak == 2
+    assert sizes == [5, 5, 10, 10]
