@@ -20,18 +20,16 @@ Four stages, each usable alone:
 from __future__ import annotations
 
 import enum
-import multiprocessing
-import os
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from starkperp.errors import StarkPerpError
 from starkperp.l1.client import ZERO_ADDRESS, L1Client, encode_rollup_data
 from starkperp.l1.errors import L1Error
+from starkperp.node.workers import create_spawn_pool
 from starkperp.rollup.air import prove_batch, verify_batch
 from starkperp.rollup.batch import BatchResult, execute_batch
 from starkperp.rollup.errors import RollupError
@@ -151,19 +149,6 @@ def compute_proof(result: BatchResult, options: ProofOptions, squash: bool) -> P
     return ProvedBatch(proof=proof, prove_seconds=time.perf_counter() - start)
 
 
-def _exit_with_parent() -> None:
-    # Worker initializer: a node killed hard cannot shut its pool down, and a worker blocked
-    # on its queue would live on; a daemon thread exits once the parent process is gone.
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
 def _warm_worker() -> bool:
     import starkperp.rollup.air  # noqa: F401  (numba kernels load from their cache)
 
@@ -178,11 +163,7 @@ class BatchProver:
             raise PipelineError(PipelineReason.INVALID_CONFIG, "max_workers >= 1")
         self.options = options
         self.squash = squash
-        self._pool = ProcessPoolExecutor(
-            max_workers=max_workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_exit_with_parent,
-        )
+        self._pool = create_spawn_pool(max_workers)
 
     def warm(self) -> Future[bool]:
         """Start a worker now and have it import the prover (seconds), before any batch."""

@@ -22,8 +22,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import multiprocessing
-import os
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,6 +34,7 @@ from starkperp.exchange.model import Order, OrderSignature, OrderType, Side, Tim
 from starkperp.node.codec import encode_event
 from starkperp.node.errors import NodeError, NodeReason
 from starkperp.node.log import LogEntry, LogStore, RowWrite
+from starkperp.node.workers import exit_when_orphaned
 
 __all__ = [
     "Committed",
@@ -349,23 +348,6 @@ def verify_packed_order_signatures(packed: PackedJobs) -> bytes:
     return bytes(verdicts)
 
 
-def _exit_when_orphaned() -> None:
-    """Pool-worker initializer: exit as soon as the process that started this worker is gone.
-
-    A node killed hard (SIGKILL, crash tests) cannot shut its pool down, and a worker
-    blocked on its task queue would otherwise live on; a daemon thread watches the parent
-    (the node with ``spawn``, the fork server with ``forkserver``).
-    """
-    parent_pid = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(0.5)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
-
-
 def _warm_worker() -> bool:
     """Import the verifier in a fresh worker so the first real batch pays no start-up."""
     import starkperp.exchange.signing  # noqa: F401
@@ -427,7 +409,7 @@ class SignaturePool:
             self._executor = concurrent.futures.ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=context,
-                initializer=_exit_when_orphaned,
+                initializer=exit_when_orphaned,
             )
             self._warming = [self._executor.submit(_warm_worker) for _ in range(self.workers)]
 
