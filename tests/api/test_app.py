@@ -185,3 +185,11 @@ async def test_rate_limit_headers(tmp_path: object) -> None:
         assert int(r.headers["RateLimit-Reset"]) > h.clock.now_ms
     finally:
         await h.node.stop()
+
+
+async def test_invalid_registration_without_settlement(harness: Harness) -> None:
+    c = await harness.trader()
+    with pytest.raises(ApiError) as info:
+        await c.get_registration()
+    assert info.value.status == 404
+    assert info.value.code == NodeReason.NOT_SETTLING

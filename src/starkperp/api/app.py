@@ -12,6 +12,7 @@ accounts (:mod:`starkperp.api.ws`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
@@ -469,6 +470,22 @@ def create_app(node: Node, *, manage_lifecycle: bool = True, hot_routes: bool = 
         if account_id not in (record.uuid, str(record.account_id)):
             raise NodeError(NodeReason.NOT_FOUND, "no such account", status=404)
         return {"account": _account_json(node, record)}
+
+    @app.get("/v3/registration", tags=["private"])
+    async def get_registration(record: AccountRecord = Depends(authenticate)) -> dict[str, Any]:
+        """The operator's signature that registers the caller's STARK key on L1 (as dYdX v3).
+
+        The user passes it to ``StarkPerpetual.registerUser`` before depositing on L1.
+        """
+        settlement = node.settlement
+        if settlement is None:
+            raise NodeError(NodeReason.NOT_SETTLING, "this node does not settle on L1", status=404)
+        signature = await asyncio.to_thread(
+            settlement.sign_registration,
+            eth_address=record.eth_address,
+            stark_key=record.stark_key,
+        )
+        return {"signature": "0x" + signature.hex()}
 
     @app.get("/v3/positions", tags=["private"])
     async def get_positions(

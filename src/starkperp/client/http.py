@@ -280,6 +280,10 @@ class StarkPerpClient(_Base):
         """Return the caller's account."""
         return dict(self.private("GET", "/v3/accounts")["accounts"][0])
 
+    def get_registration(self) -> bytes:
+        """Return the operator's signature registering the caller's STARK key on L1."""
+        return bytes.fromhex(self.private("GET", "/v3/registration")["signature"][2:])
+
 
 class AsyncStarkPerpClient(_Base):
     """Asynchronous client."""
@@ -361,3 +365,7 @@ class AsyncStarkPerpClient(_Base):
     async def get_account(self) -> dict[str, Any]:
         """Return the caller's account."""
         return dict((await self.private("GET", "/v3/accounts"))["accounts"][0])
+
+    async def get_registration(self) -> bytes:
+        """Return the operator's signature registering the caller's STARK key on L1."""
+        return bytes.fromhex((await self.private("GET", "/v3/registration"))["signature"][2:])

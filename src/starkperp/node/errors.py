@@ -38,6 +38,7 @@ class NodeReason(enum.IntEnum):
     NOT_READY = 1040
     LOG_CORRUPT = 1050
     SHUTTING_DOWN = 1051
+    NOT_SETTLING = 1060
 
 
 class NodeError(StarkPerpError):

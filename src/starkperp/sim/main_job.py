@@ -121,9 +121,7 @@ class _Session:
         for p in self.people:
             ident = p.identity
             eth = ident.eth_address
-            signature = settlement.sign_registration(
-                eth_address=eth, stark_key=ident.stark_public_key
-            )
+            signature = p.client.get_registration()  # GET /v3/registration
             with self.local.l1_lock:
                 l1.env.set_balance(eth, 10**21)
                 register = l1.system.perpetual.registerUser
