@@ -96,3 +96,21 @@ def test_lazy_combine_composition_matches_reference(
     k.combine_composition_reference(*extreme, expected)
     k.combine_composition(*extreme, actual)
     assert np.array_equal(actual, expected)
+
+
+@pytest.mark.parametrize(("factor", "m_out"), [(2, 64), (4, 33), (8, 512)])
+def test_fast_fri_fold_matches_reference(factor: int, m_out: int) -> None:
+    rng = np.random.default_rng(factor)
+    values = _random(rng, 2, factor * m_out)
+    x_inv = _random(rng, m_out)
+    roots = _random(rng, factor)
+    scalars = tuple(np.uint64(v) for v in _random(rng, 3))
+    expected = np.empty((2, m_out), dtype=np.uint64)
+    actual = np.empty((2, m_out), dtype=np.uint64)
+    k.fri_fold_reference(values, factor, x_inv, roots, *scalars, expected)
+    k.fri_fold(values, factor, x_inv, roots, *scalars, actual)
+    assert np.array_equal(actual, expected)
+    extreme = np.full_like(values, P - 1)
+    k.fri_fold_reference(extreme, factor, x_inv, roots, *scalars, expected)
+    k.fri_fold(extreme, factor, x_inv, roots, *scalars, actual)
+    assert np.array_equal(actual, expected)

@@ -74,7 +74,7 @@ def emul_add_vs(acc: np.ndarray, a: np.ndarray, s0: np.uint64, s1: np.uint64) ->
 
 
 @njit(cache=True, parallel=True)
-def fri_fold(
+def fri_fold_reference(
     values: np.ndarray,
     factor: int,
     x_inv: np.ndarray,
@@ -90,6 +90,7 @@ def fri_fold(
     are x_j * w^k with w a root of unity of order ``factor``. With P(x) = sum_t x^t P_t(x^f),
     P_t(x_j^f) = (1/f) sum_k P(x_j w^k) (x_j w^k)^-t, and the folded value is
     sum_t beta^t P_t(x_j^f). ``x_inv[j]`` is x_j^-1 and ``root_inv_powers[k] = w^-k``.
+    The plain twin of :func:`fri_fold`.
     """
     m_out = out.shape[1]
     for j in prange(m_out):
@@ -478,3 +479,50 @@ def combine_composition(
             h1 = kadd(h1, kmul(a1, d))
         out[0, i] = h0
         out[1, i] = h1
+
+
+@njit(cache=True, parallel=True)
+def fri_fold(
+    values: np.ndarray,
+    factor: int,
+    x_inv: np.ndarray,
+    root_inv_powers: np.ndarray,
+    beta0: np.uint64,
+    beta1: np.uint64,
+    f_inv: np.uint64,
+    out: np.ndarray,
+) -> None:
+    """Fold a (2, m) FRI layer by ``factor`` into ``out`` (fast path, same values).
+
+    As :func:`fri_fold_reference`, but with P_t(x_j^f) = (x_j^-t / f) sum_k P(x_j w^k) w^-kt:
+    the inner sums use the fixed roots and are accumulated unreduced (:func:`acc_wide`), and
+    x_j^-t / f multiplies once per t.
+    """
+    m_out = out.shape[1]
+    for j in prange(m_out):
+        acc0 = np.uint64(0)
+        acc1 = np.uint64(0)
+        bp0 = np.uint64(1)
+        bp1 = np.uint64(0)
+        xt = f_inv
+        for t in range(factor):
+            l0 = _ZERO
+            h0 = _ZERO
+            u0 = _ZERO
+            l1 = _ZERO
+            h1 = _ZERO
+            u1 = _ZERO
+            for k in range(factor):
+                w = root_inv_powers[(k * t) % factor]
+                l0, h0, u0 = acc_wide(l0, h0, u0, values[0, j + k * m_out], w)
+                l1, h1, u1 = acc_wide(l1, h1, u1, values[1, j + k * m_out], w)
+            s0 = kmul(reduce_wide(l0, h0, u0), xt)
+            s1 = kmul(reduce_wide(l1, h1, u1), xt)
+            acc0 = kadd(acc0, kadd(kmul(s0, bp0), kmul(_W, kmul(s1, bp1))))
+            acc1 = kadd(acc1, kadd(kmul(s0, bp1), kmul(s1, bp0)))
+            nb0 = kadd(kmul(bp0, beta0), kmul(_W, kmul(bp1, beta1)))
+            bp1 = kadd(kmul(bp0, beta1), kmul(bp1, beta0))
+            bp0 = nb0
+            xt = kmul(xt, x_inv[j])
+        out[0, j] = acc0
+        out[1, j] = acc1
