@@ -356,7 +356,8 @@ def test_fee_tier_drops_with_volume(exchange: Exchange) -> None:
 def test_maker_without_margin_is_canceled_at_fill_time(exchange: Exchange) -> None:
     maker, taker = funded(exchange, 3_000), funded(exchange)
     resting = exchange.place_order(make_order(exchange, maker, Side.SELL, "1", "50100"))
-    exchange.withdraw(maker, 2_000 * USDC)
+    # the index rises: filling the short at 50,100 would now leave TV below initial margin
+    exchange.set_oracle_price(BTC, price_from_human(exchange.get_market(BTC), "52000"))
     ack = exchange.place_order(
         make_order(exchange, taker, Side.BUY, "1", "50100", time_in_force=TimeInForce.IOC)
     )

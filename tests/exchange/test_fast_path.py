@@ -29,6 +29,7 @@ from starkperp.exchange.config import minimal
 from starkperp.exchange.engine import ManualClock
 from starkperp.exchange.markets import compute_price_from_e6
 from tests.exchange.helpers import START, USDC
+from tests.exchange.test_open_order_margin import incremental_totals, scan_totals
 from tests.strategies.exchange import N_ACCOUNTS, differential_operations
 
 INDEX_E6 = {"BTC-USD": 50_000 * 10**6, "ETH-USD": 3_000 * 10**6}
@@ -69,6 +70,8 @@ class _Pair:
             return
         assert self.fast.events == self.ref.events
         assert self.fast.compute_state_digest() == self.ref.compute_state_digest()
+        for account_id in self.fast.accounts:  # the incremental reservation is the scan's
+            assert incremental_totals(self.fast, account_id) == scan_totals(self.fast, account_id)
 
 
 def _order(pair: _Pair, op: tuple, ids: list[int], index: dict[str, int], n: int) -> Order:

@@ -73,3 +73,54 @@ def test_hourly_funding_moves_collateral_and_conserves_it(
     paid_short = exchange.get_position(maker, BTC).funding_paid
     dust = exchange.get_account(exchange.fee_account_id).collateral - fees_before
     assert paid_long > 0 and paid_long + paid_short == dust and 0 <= dust <= 2
+
+
+def test_missed_hours_each_get_a_capped_tick(exchange: Exchange, clock: ManualClock) -> None:
+    maker, taker = funded(exchange), funded(exchange)
+    exchange.place_order(make_order(exchange, maker, Side.SELL, "1", "50000"))
+    exchange.place_order(make_order(exchange, taker, Side.BUY, "1", "50000"))
+    # a rich bid far above the index: the first tick's premium hits the cap
+    exchange.place_order(make_order(exchange, maker, Side.BUY, "1", "55000"))
+    exchange.place_order(make_order(exchange, taker, Side.SELL, "1", "56000"))
+    clock.advance(60)
+    exchange.advance_time()  # one premium sample
+    hour = exchange.funding_period[BTC]
+    total = exchange.compute_total_collateral()
+    clock.now = (hour + 4) * 3_600 + 17  # four hour boundaries pass at once
+    exchange.advance_time()
+    ticks = exchange.get_funding_history(BTC)
+    assert len(ticks) == 4
+    assert exchange.funding_period[BTC] == hour + 4
+    cap = compute_funding_cap_ppb(
+        exchange.config.max_funding_rate_ppb_per_8h, exchange.config.funding_interval
+    )
+    interest = exchange.config.interest_rate_ppb_per_interval
+    assert ticks[0].rate_ppb == cap
+    assert [t.rate_ppb for t in ticks[1:]] == [interest] * 3
+    index = 0
+    for tick in ticks:  # each tick moves the index by its own capped rate
+        assert abs(tick.rate_ppb) <= cap
+        index += compute_funding_index_delta(tick.rate_ppb, tick.price)
+        assert tick.index == index
+        assert tick.time == clock.now
+    assert exchange.get_position(taker, BTC).cached_funding_index == index
+    assert exchange.compute_total_collateral() == total
+    clock.advance(60)
+    exchange.advance_time()  # nothing more is due within the hour
+    assert len(exchange.get_funding_history(BTC)) == 4
+
+
+def test_missed_hours_replay_bit_for_bit(exchange: Exchange, clock: ManualClock) -> None:
+    from starkperp.exchange import replay
+    from starkperp.exchange.config import minimal
+
+    maker, taker = funded(exchange), funded(exchange)
+    exchange.place_order(make_order(exchange, maker, Side.SELL, "1", "50000"))
+    exchange.place_order(make_order(exchange, taker, Side.BUY, "1", "50000"))
+    for step in (7_300, 100, 11_000, 3_600):
+        clock.advance(step)
+        exchange.advance_time()
+    assert len(exchange.get_funding_history(BTC)) == 6
+    again = replay(exchange.events, minimal(), require_signatures=False)
+    assert again.compute_state_digest() == exchange.compute_state_digest()
+    assert again.funding_period == exchange.funding_period

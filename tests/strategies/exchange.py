@@ -168,7 +168,9 @@ def generate_differential_operations(seed: int, count: int) -> list[tuple]:
         elif r < 0.8:
             out.append(("price", rng.choice(["BTC-USD", "ETH-USD"]), rng.randint(-150, 150)))
         elif r < 0.83:
-            out.append(("time", rng.randint(1, 1_800)))
+            # now and then several hours at once (funding catches up hour by hour)
+            step = rng.randint(1, 1_800) if rng.random() < 0.8 else rng.randint(3_600, 14_400)
+            out.append(("time", step))
         elif r < 0.85:
             out.append(("liquidate",))
         elif r < 0.9:
@@ -189,3 +191,38 @@ differential_operations = st.builds(
     st.integers(min_value=0, max_value=2**32 - 1),
     st.integers(min_value=10, max_value=150),
 )
+
+
+RESERVE_ACCOUNTS = 2
+
+
+def reserve_operations(*, post_only: bool) -> st.SearchStrategy[list[tuple]]:
+    """Operations for the open-order margin properties, at fixed oracle prices.
+
+    ``("place", who, market, side, units, offset, post_only)`` rests a GTT limit order
+    ``offset`` steps (50 USD for BTC, 3 USD for ETH) from the index; with ``post_only`` every
+    placement is post-only (nothing fills), otherwise most may cross and fill.
+    """
+    who = st.integers(min_value=0, max_value=RESERVE_ACCOUNTS - 1)
+    resting = st.tuples(
+        st.just("place"),
+        who,
+        markets,
+        st.sampled_from([Side.BUY, Side.SELL]),
+        st.sampled_from([1, 100, 300, 500, 700]),  # size in minimum-order units
+        st.integers(min_value=-10, max_value=10),
+        st.just(True) if post_only else st.sampled_from([False, False, True]),
+    )
+    op = st.one_of(
+        resting,
+        resting,
+        resting,
+        resting,
+        resting,
+        resting,
+        st.tuples(st.just("cancel"), st.integers(min_value=0, max_value=100)),
+        st.tuples(st.just("deposit"), who, st.integers(min_value=1, max_value=3_000)),
+        st.tuples(st.just("withdraw"), who, st.integers(min_value=1, max_value=10_000)),
+        st.tuples(st.just("transfer"), who, who, st.integers(min_value=1, max_value=10_000)),
+    )
+    return st.lists(op, min_size=5, max_size=50)

@@ -26,7 +26,10 @@ remainder goes to the fee account with the fees, so collateral is conserved exac
 
 Funding is applied explicitly to every open position when the index moves (the rounding
 remainder, always in the system's favour, goes to the fee account) and lazily to any
-position touched with a stale cached index.
+position touched with a stale cached index. If several hour boundaries pass between two
+calls of :meth:`Exchange.advance_time`, each missed hour gets its own capped tick, in
+order, all stamped with the current time (the premium samples go to the first of them; the
+later ones carry the interest rate alone).
 """
 
 from __future__ import annotations
@@ -109,12 +112,15 @@ from starkperp.exchange.model import (
 )
 from starkperp.exchange.oracle import PriceTick, compute_mark_price, validate_price_tick
 from starkperp.exchange.risk import (
+    OpenOrderTotals,
     compute_liquidation_price,
     compute_risk_snapshot,
     compute_total_risk_scaled,
     compute_total_value_scaled,
+    compute_worst_case_excess_scaled,
     is_healthy,
     is_initial_margin_ok,
+    is_open_order_acceptable,
 )
 
 __all__ = ["AccountState", "Exchange", "ManualClock"]
@@ -240,6 +246,7 @@ class AccountState:
         "fee_rates",
         "next_tier_volume",
         "fills",
+        "reserved",
     )
 
     def __init__(
@@ -262,6 +269,9 @@ class AccountState:
         self.fee_rates = (0, 0)
         self.next_tier_volume = 0
         self.fills: deque[Fill] = deque(maxlen=fill_history)
+        # market -> [bid size, bid notional, ask size, ask notional] of the resting orders
+        # that reserve margin (not reduce-only); notionals are sum(remaining * price)
+        self.reserved: dict[MarketId, list[int]] = {}
 
 
 class Exchange:
@@ -575,6 +585,10 @@ class Exchange:
         reason = self._check_change(account, config, dq, dcoll)
         if reason is not None:
             raise ExchangeError(reason, "the order would break the margin requirement")
+        if tif is _GTT:  # it may rest (a GTT order on the fast path is a limit order)
+            reason = self._check_open_order_margin(account, config, is_buy, size, price)
+            if reason is not None:
+                raise ExchangeError(reason, "open orders would over-commit the margin")
         # -- decided: apply OrderAccepted (and the fills, and OrderOpened) --------------
         order_id = self.next_order_id
         actions = self._plan(order, size, account, config, now, taker_rate)[0] if crosses else []
@@ -594,6 +608,15 @@ class Exchange:
             opened = _new_order_opened(time=now, order_id=order_id)
             record.status = _OPEN
             book.add(record)
+            totals = account.reserved.get(market)  # _reserve, inlined (not reduce-only)
+            if totals is None:
+                totals = account.reserved[market] = [0, 0, 0, 0]
+            if is_buy:
+                totals[0] += size
+                totals[1] += value
+            else:
+                totals[2] += size
+                totals[3] += value
             bucket = self._expiring.get(expiration)  # _schedule_expiry, inlined
             if bucket is None:
                 self._expiring[expiration] = [order_id]
@@ -635,6 +658,7 @@ class Exchange:
                 self._trigger(record, now)
             return record.ack
         self._validate_taker_risk(order, account, market, taker_rate)
+        self._validate_open_order_margin(order, account, market)
         book = self.books[order.market]
         if order.side is _BUY:
             best = book.best_ask()
@@ -732,6 +756,7 @@ class Exchange:
         market, rate = self._validate_order(new_order, account, now, signature_verified)
         if not _is_conditional(new_order.order_type):
             self._validate_taker_risk(new_order, account, market, rate)
+            self._validate_open_order_margin(new_order, account, market, replacing=record)
             _, filled = self._plan(new_order, new_order.size, account, market, now, rate)
             if new_order.time_in_force is _FOK and filled < new_order.size:
                 raise ExchangeError(Reason.FOK_NOT_FILLABLE, "the new order cannot fill")
@@ -795,8 +820,12 @@ class Exchange:
                     )
                 )
             period = self.funding_period.get(market)
-            if period is not None and now // interval > period:
-                self._apply_funding_now(market, now)
+            if period is not None:
+                # every hour boundary passed since the last tick gets its own (capped) tick,
+                # oldest first; all carry ``now`` (event times never go backwards), and each
+                # one advances the market's funding period by one hour
+                for _ in range(now // interval - period):
+                    self._apply_funding_now(market, now)
 
     def compute_premium_sample(self, market: MarketId | str) -> int:
         """Return the current premium (ppb) of the book's impact prices over the index."""
@@ -1041,6 +1070,7 @@ class Exchange:
         prices = self._prices_for(account)
         balances = {m: b for m, b in account.balances.items() if b}
         risk = compute_risk_snapshot(account.collateral, balances, prices, self.markets)
+        free_collateral = risk.free_collateral - self._compute_reserved_margin(account)
         positions = tuple(self._position_view(account, m) for m in sorted(account.balances))
         return AccountView(
             account_id=AccountId(account.account_id),
@@ -1051,9 +1081,27 @@ class Exchange:
             equity=risk.equity,
             initial_margin=risk.initial_margin,
             maintenance_margin=risk.maintenance_margin,
-            free_collateral=risk.free_collateral,
+            free_collateral=Collateral(free_collateral),
             is_liquidatable=risk.is_liquidatable,
         )
+
+    def _compute_reserved_margin(self, account: AccountState) -> int:
+        """Return how much the open orders lower free collateral (rounded up, never < 0).
+
+        The gap between the account's ``TV - IR`` now and in its worst open-order outcome.
+        """
+        totals = self._open_order_totals(account)
+        if not totals:
+            return 0
+        balances = {m: b for m, b in account.balances.items() if b}
+        prices = self.oracle_prices
+        now = compute_worst_case_excess_scaled(
+            account.collateral, balances, {}, prices, self.markets
+        )
+        worst = compute_worst_case_excess_scaled(
+            account.collateral, balances, totals, prices, self.markets
+        )
+        return max(0, -((worst - now) >> 64))
 
     def get_position(self, account_id: int, market: MarketId | str) -> PositionView:
         """Return one account's position in one market (zero if it never traded there)."""
@@ -1192,6 +1240,7 @@ class Exchange:
                 ),
                 tuple(sorted(a.client_orders.items())),
                 tuple(sorted(a.open_orders)),
+                tuple(sorted((m, tuple(t)) for m, t in a.reserved.items() if any(t))),
             )
             for _, a in sorted(self.accounts.items())
         )
@@ -1278,6 +1327,7 @@ class Exchange:
         record.status = _OPEN
         record.updated_at = e.time
         self.books[record.order.market].add(record)
+        self._reserve(record, record.remaining)
         self._schedule_expiry(record.order.expiration, e.order_id)
 
     def _schedule_expiry(self, expiration: int, order_id: int) -> None:
@@ -1292,6 +1342,7 @@ class Exchange:
         order_id = e.order_id
         record = self.orders[order_id]
         if record.in_book:
+            self._reserve(record, -record.remaining)
             self.books[record.order.market].reduce(record, record.remaining)  # = remove
         elif record.status is _UNTRIGGERED:  # only untriggered orders wait in _conditional
             self._conditional[record.order.market].pop(order_id, None)
@@ -1336,11 +1387,12 @@ class Exchange:
         seller_collateral = f.seller_collateral
         maker_fee = f.maker_fee
         taker_fee = f.taker_fee
+        maker_account = accounts[f.maker_account_id]
         if f.taker_side is _BUY:
-            buyer, seller = accounts[f.taker_account_id], accounts[f.maker_account_id]
+            buyer, seller = accounts[f.taker_account_id], maker_account
             buyer_fee, seller_fee = taker_fee, maker_fee
         else:
-            buyer, seller = accounts[f.maker_account_id], accounts[f.taker_account_id]
+            buyer, seller = maker_account, accounts[f.taker_account_id]
             buyer_fee, seller_fee = maker_fee, taker_fee
         self._fee_account.collateral += maker_fee + taker_fee + buyer_collateral - seller_collateral
         global_index = self.funding_index[market]
@@ -1386,6 +1438,14 @@ class Exchange:
                     self._set_fee_rates(account)
             account.fills.append(f)
         if maker.in_book:
+            if not maker.order.reduce_only:  # _reserve(maker, -q), inlined
+                totals = maker_account.reserved[market]
+                if maker.is_buy:
+                    totals[0] -= q
+                    totals[1] -= q * maker.price
+                else:
+                    totals[2] -= q
+                    totals[3] -= q * maker.price
             self.books[market].reduce(maker, q)
         finished = self._finished
         order_history = self._order_history
@@ -1418,7 +1478,10 @@ class Exchange:
         market = e.market
         self.funding_index[market] = e.index
         self.premium_samples[market] = []
-        self.funding_period[market] = e.time // self.config.funding_interval
+        # one tick per hour: a catch-up tick advances the period by one, never past ``time``
+        hour = e.time // self.config.funding_interval
+        period = self.funding_period.get(market)
+        self.funding_period[market] = hour if period is None else min(period + 1, hour)
         self.funding_history[market].append(e)
         dust = 0
         for account in self.accounts.values():
@@ -1471,6 +1534,22 @@ class Exchange:
         account.collateral -= payment
         account.funding_paid[market] = account.funding_paid.get(market, 0) + payment
         return payment
+
+    def _reserve(self, record: BookOrder, quantity: int) -> None:
+        """Add ``quantity`` of a resting order to its account's reservation (negative: free).
+
+        Reduce-only orders reserve nothing.
+        """
+        if record.order.reduce_only:
+            return
+        account = self.accounts[record.account_id]
+        market = record.order.market
+        totals = account.reserved.get(market)
+        if totals is None:
+            totals = account.reserved[market] = [0, 0, 0, 0]
+        i = 0 if record.is_buy else 2
+        totals[i] += quantity
+        totals[i + 1] += quantity * record.price
 
     @staticmethod
     def _change_balance(account: AccountState, market: MarketId, dq: int, cash: int) -> None:
@@ -1536,6 +1615,14 @@ class Exchange:
 
     def _validate_can_release(self, account: AccountState, amount: int) -> None:
         balances = {m: b for m, b in account.balances.items() if b}
+        totals = self._open_order_totals(account)
+        if totals:  # the open orders keep their reservation (worst case of their fills)
+            prices = self._prices_for(account)
+            excess = compute_worst_case_excess_scaled(
+                account.collateral - amount, balances, totals, prices, self.markets
+            )
+            if excess < 0:
+                raise ExchangeError(Reason.INSUFFICIENT_COLLATERAL, "open orders need it")
         if not balances:
             if account.collateral < amount:
                 raise ExchangeError(Reason.INSUFFICIENT_COLLATERAL, "not enough collateral")
@@ -1682,6 +1769,157 @@ class Exchange:
             ok = False
         if not ok:
             raise ExchangeError(Reason.BAD_SIGNATURE, "the order signature does not verify")
+
+    def _open_order_totals(
+        self, account: AccountState, excluding: BookOrder | None = None
+    ) -> dict[MarketId, OpenOrderTotals]:
+        """Return the account's reservation per market (without ``excluding``, if it rests)."""
+        out = {}
+        for market, (bid_size, bid_notional, ask_size, ask_notional) in account.reserved.items():
+            if (
+                excluding is not None
+                and excluding.in_book
+                and not excluding.order.reduce_only
+                and excluding.order.market == market
+            ):
+                size = excluding.remaining
+                if excluding.is_buy:
+                    bid_size -= size
+                    bid_notional -= size * excluding.price
+                else:
+                    ask_size -= size
+                    ask_notional -= size * excluding.price
+            if bid_size or ask_size:
+                out[market] = OpenOrderTotals(
+                    bid_size=bid_size,
+                    bid_notional=bid_notional,
+                    ask_size=ask_size,
+                    ask_notional=ask_notional,
+                )
+        return out
+
+    def _validate_open_order_margin(
+        self,
+        order: Order,
+        account: AccountState,
+        config: MarketConfig,
+        replacing: BookOrder | None = None,
+    ) -> None:
+        """Refuse an order that may rest if the account's open orders would over-commit.
+
+        Only orders that can rest reserve margin: GTT limit (or triggered stop-limit /
+        take-profit) orders that are not reduce-only. ``replacing`` is an order that is
+        canceled first (cancel-replace): its reservation does not count.
+        """
+        if (
+            order.reduce_only
+            or order.time_in_force is not _GTT
+            or order.order_type in _MARKET_TYPES
+        ):
+            return
+        if replacing is None and not self.reference:
+            reason = self._check_open_order_margin(
+                account, config, order.side is _BUY, order.size, order.price
+            )
+            if reason is not None:
+                raise ExchangeError(reason, "open orders would over-commit the margin")
+            return
+        ok = is_open_order_acceptable(
+            account.collateral,
+            {m: b for m, b in account.balances.items() if b},
+            self._open_order_totals(account, replacing),
+            self.oracle_prices,
+            self.markets,
+            market=config.market,
+            sign=order.side.sign,
+            size=order.size,
+            price=order.price,
+        )
+        if not ok:
+            raise ExchangeError(
+                Reason.INSUFFICIENT_MARGIN, "open orders would over-commit the margin"
+            )
+
+    def _check_open_order_margin(
+        self, account: AccountState, config: MarketConfig, is_buy: bool, size: int, price: int
+    ) -> Reason | None:
+        """Return why a new resting order of ``size`` at ``price`` over-commits, or None.
+
+        The incremental form of ``risk.is_open_order_acceptable`` for an account whose
+        positions and open orders are all in this order's market (the common case); any
+        other account goes through the readable function. Tests check they agree.
+        """
+        market = config.market
+        reserved = account.reserved
+        balances = account.balances
+        if (len(reserved) > 1 or (reserved and market not in reserved)) or (
+            len(balances) > 1 or (balances and market not in balances)
+        ):
+            ok = is_open_order_acceptable(
+                account.collateral,
+                {m: b for m, b in balances.items() if b},
+                self._open_order_totals(account),
+                self.oracle_prices,
+                self.markets,
+                market=market,
+                sign=1 if is_buy else -1,
+                size=size,
+                price=Price(price),
+            )
+            return None if ok else Reason.INSUFFICIENT_MARGIN
+        totals = reserved.get(market)
+        if totals is None:
+            bid_size = bid_notional = ask_size = ask_notional = 0
+        else:
+            bid_size, bid_notional, ask_size, ask_notional = totals
+        balance = balances.get(market, 0)
+        oracle = self.oracle_prices[market]
+        hot = self._hot[market]
+        baseline = hot.baseline
+        imf = hot.imf
+        # the order's own side with the order added, and the other side (unrolled)
+        if is_buy:
+            after = balance + bid_size + size
+            cash = -bid_notional - size * price
+            other = balance - ask_size
+            other_cash = ask_notional
+        else:
+            after = balance - ask_size - size
+            cash = ask_notional + size * price
+            other = balance + bid_size
+            other_cash = -bid_notional
+        value = after * oracle
+        tv = value + cash
+        if value < 0:
+            value = -value
+        if -baseline <= after <= baseline:
+            new_side = (tv << 32) - imf * value
+        else:
+            new_side = (tv << 32) - config.compute_initial_margin_fraction(after) * value
+        value = other * oracle
+        tv = value + other_cash
+        if value < 0:
+            value = -value
+        if -baseline <= other <= baseline:
+            other_side = (tv << 32) - imf * value
+        else:
+            other_side = (tv << 32) - config.compute_initial_margin_fraction(other) * value
+        if (account.collateral << 64) + (new_side if new_side < other_side else other_side) >= 0:
+            return None
+        # short of margin: accepted only if the order does not lower its own side's outcome
+        if is_buy:
+            before = balance + bid_size
+            cash = -bid_notional
+        else:
+            before = balance - ask_size
+            cash = ask_notional
+        value = before * oracle
+        tv = value + cash
+        if value < 0:
+            value = -value
+        if not -baseline <= before <= baseline:
+            imf = config.compute_initial_margin_fraction(before)
+        return None if new_side >= (tv << 32) - imf * value else Reason.INSUFFICIENT_MARGIN
 
     def _validate_taker_risk(
         self, order: Order, account: AccountState, config: MarketConfig, rate: int
@@ -2046,6 +2284,7 @@ class Exchange:
                 raise ExchangeError(Reason.MARKET_HALTED, "")
             _, rate = self._fee_rates(account, now)
             self._validate_taker_risk(order, account, config, rate)
+            self._validate_open_order_margin(order, account, config)
             if order.reduce_only:
                 position = account.balances.get(order.market, 0)
                 if position == 0 or (position > 0) == (order.side is _BUY):

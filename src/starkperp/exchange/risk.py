@@ -10,12 +10,20 @@ system's favour: value down, requirements up.
 The validity rule (DESIGN.md section 5): after a change, ``TR <= TV``; otherwise the change
 must only shrink balances without flipping a sign, must not lower ``TV / TR``, and if ``TR``
 was 0 it must not lower ``TV``.
+
+Open orders reserve margin as dYdX v3 does for free collateral: per market, the account is
+valued in the worse of two outcomes, *all its open bids fill* and *all its open asks fill*,
+each at the orders' own prices (no fees), and the per-market figures are summed
+(:func:`compute_worst_case_excess_scaled`). A new resting order is accepted when that
+worst-case excess stays non-negative, or when the order does not worsen the outcome of its
+own side (:func:`is_open_order_acceptable`; e.g. an order that only reduces a position).
+Reduce-only orders reserve nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from starkperp.exchange.markets import (
     FIXED_POINT_ONE,
@@ -26,15 +34,20 @@ from starkperp.exchange.markets import (
 )
 
 __all__ = [
+    "OpenOrderTotals",
     "RiskSnapshot",
     "compute_initial_risk_scaled",
     "compute_liquidation_price",
     "compute_risk_snapshot",
     "compute_total_risk_scaled",
     "compute_total_value_scaled",
+    "compute_worst_case_excess_scaled",
+    "compute_side_outcome_scaled",
+    "is_open_order_acceptable",
     "is_healthy",
     "is_initial_margin_ok",
     "is_liquidatable",
+    "is_open_order_margin_ok",
     "is_only_shrinking",
     "is_valid_change",
     "is_risk_increasing",
@@ -214,3 +227,125 @@ def compute_liquidation_price(
     else:
         price = numerator // denominator
     return Price(price) if price > 0 else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OpenOrderTotals:
+    """The open (margin-reserving) orders of one account in one market, summed.
+
+    Sizes are synthetic quanta; notionals are ``sum(remaining * price)``, collateral
+    quanta times 2^32 (the unit of ``balance * price``), so no rounding is involved.
+    """
+
+    bid_size: int = 0
+    bid_notional: int = 0
+    ask_size: int = 0
+    ask_notional: int = 0
+
+
+def compute_side_outcome_scaled(
+    config: MarketConfig, balance: int, price: Price, *, sign: int, size: int, notional: int
+) -> int:
+    """Return one market's ``(TV - IR) * 2^64`` if open orders of one side all fill.
+
+    ``sign`` is +1 for bids (the balance grows by ``size``, ``notional`` is paid) and -1
+    for asks (the balance shrinks, ``notional`` is received); collateral is not included.
+    """
+    after = balance + sign * size
+    value = after * price
+    tv = value - sign * notional
+    ir = config.compute_initial_margin_fraction(after) * abs(value) if after else 0
+    return (tv << _SHIFT) - ir
+
+
+def compute_worst_case_excess_scaled(
+    collateral: int,
+    balances: Mapping[MarketId, int],
+    open_orders: Mapping[MarketId, OpenOrderTotals],
+    prices: Mapping[MarketId, Price],
+    markets: Mapping[MarketId, MarketConfig],
+) -> int:
+    """Return ``(TV - IR) * 2^64`` with every market in its worse open-order outcome.
+
+    Per market the smaller of the all-bids-filled and all-asks-filled figures is taken;
+    with no open orders both equal the current position, so this is ``TV - IR`` then.
+    """
+    excess = collateral << (2 * _SHIFT)
+    for market in sorted(set(balances) | set(open_orders)):
+        balance = balances.get(market, 0)
+        totals = open_orders.get(market, OpenOrderTotals())
+        if not balance and not totals.bid_size and not totals.ask_size:
+            continue
+        config = markets[market]
+        price = prices[market]
+        bids = compute_side_outcome_scaled(
+            config, balance, price, sign=1, size=totals.bid_size, notional=totals.bid_notional
+        )
+        asks = compute_side_outcome_scaled(
+            config, balance, price, sign=-1, size=totals.ask_size, notional=totals.ask_notional
+        )
+        excess += min(bids, asks)
+    return excess
+
+
+def is_open_order_margin_ok(
+    collateral: int,
+    balances: Mapping[MarketId, int],
+    open_orders: Mapping[MarketId, OpenOrderTotals],
+    prices: Mapping[MarketId, Price],
+    markets: Mapping[MarketId, MarketConfig],
+) -> bool:
+    """Tell whether the account meets initial margin however its open orders fill."""
+    return compute_worst_case_excess_scaled(collateral, balances, open_orders, prices, markets) >= 0
+
+
+def is_open_order_acceptable(
+    collateral: int,
+    balances: Mapping[MarketId, int],
+    open_orders: Mapping[MarketId, OpenOrderTotals],
+    prices: Mapping[MarketId, Price],
+    markets: Mapping[MarketId, MarketConfig],
+    *,
+    market: MarketId,
+    sign: int,
+    size: int,
+    price: Price,
+) -> bool:
+    """Tell whether a new order of ``size`` at ``price`` may rest (``sign`` +1 buys).
+
+    It may when the worst case with the order added still meets initial margin, or when
+    the order does not lower the outcome of its own side in its market (it takes no new
+    risk, as when it only reduces a position at a fair price).
+    """
+    totals = open_orders.get(market, OpenOrderTotals())
+    if sign > 0:
+        grown = replace(
+            totals,
+            bid_size=totals.bid_size + size,
+            bid_notional=totals.bid_notional + size * price,
+        )
+    else:
+        grown = replace(
+            totals,
+            ask_size=totals.ask_size + size,
+            ask_notional=totals.ask_notional + size * price,
+        )
+    after = {**open_orders, market: grown}
+    if is_open_order_margin_ok(collateral, balances, after, prices, markets):
+        return True
+    config = markets[market]
+    balance = balances.get(market, 0)
+    oracle = prices[market]
+    if sign > 0:
+        before_side = (totals.bid_size, totals.bid_notional)
+        after_side = (grown.bid_size, grown.bid_notional)
+    else:
+        before_side = (totals.ask_size, totals.ask_notional)
+        after_side = (grown.ask_size, grown.ask_notional)
+    old = compute_side_outcome_scaled(
+        config, balance, oracle, sign=sign, size=before_side[0], notional=before_side[1]
+    )
+    new = compute_side_outcome_scaled(
+        config, balance, oracle, sign=sign, size=after_side[0], notional=after_side[1]
+    )
+    return new >= old
