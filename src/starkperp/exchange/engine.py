@@ -16,7 +16,10 @@ same events and reach the same state. ``Exchange.orders`` keeps open orders and 
 window of finished ones (``ExchangeConfig.order_history``), a function of the event log.
 
 Matching is price-time priority. An incoming order first passes an initial-margin check as
-if it filled completely at its limit (worst) price, fees included. Then it is matched
+if it filled completely at its limit (worst) price, fees included; an order that may rest
+must also keep the account within initial margin in the worst case of all its open orders
+filling (``risk.is_open_order_acceptable``, with per account and market running sums of the
+resting orders kept by the event handlers, so no check scans orders). Then it is matched
 against the opposite side; each fill is re-checked for the resting maker (new risk needs
 initial margin, a reduction needs the validity rule), and a maker that fails, is expired,
 belongs to the same account (self-trade prevention), or is reduce-only with nothing left to
