@@ -62,13 +62,15 @@ def compute_trade_mix(asset: int, trades: int, n_makers: int) -> list[Trade]:
     return txs
 
 
-def build_batch(trades: int, config_name: str, depth: int | None):
+def build_batch(trades: int, config_name: str, depth: int | None, orders_depth: int | None = None):
     """Return (previous state, executed batch) for ``trades`` taker-vs-maker trades."""
+    from dataclasses import replace
+
     config = get_preset(config_name, verify_signatures=False)
     if depth is not None:
-        from dataclasses import replace
-
         config = replace(config, positions_depth=depth)
+    if orders_depth is not None:
+        config = replace(config, orders_depth=orders_depth)
     prices = [BTC_PRICE] + [2**32] * (config.n_assets - 1)
     state = RollupState.genesis(config, prices=prices)
     n_makers, n_takers = 3, max(1, trades)
@@ -87,11 +89,16 @@ def build_batch(trades: int, config_name: str, depth: int | None):
 
 
 def run_once(
-    trades: int, config_name: str, depth: int | None, options_name: str, squash: bool = False
+    trades: int,
+    config_name: str,
+    depth: int | None,
+    options_name: str,
+    squash: bool = False,
+    orders_depth: int | None = None,
 ) -> dict:
     options = PRESETS[options_name]
     t0 = time.perf_counter()
-    _, result = build_batch(trades, config_name, depth)
+    _, result = build_batch(trades, config_name, depth, orders_depth)
     t1 = time.perf_counter()
     bt = build_batch_witness_trace(result, squash=squash)
     t2 = time.perf_counter()
@@ -116,7 +123,8 @@ def main() -> None:
     parser.add_argument("--trades", type=int, default=16)
     parser.add_argument("--preset", default="default", choices=sorted(PRESETS))
     parser.add_argument("--config", default="default", choices=["default", "minimal"])
-    parser.add_argument("--depth", type=int, default=None)
+    parser.add_argument("--depth", type=int, default=None, help="positions tree depth")
+    parser.add_argument("--orders-depth", type=int, default=None, help="orders tree depth")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument(
         "--mode",
@@ -128,14 +136,16 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.trades, args.config, args.preset, args.runs = 4, "minimal", "minimal", 1
-    # Warm the compiled kernels (numba) so the figures measure steady-state work.
-    run_once(1, "minimal", 4, "minimal")
+    # Warm the compiled kernels (numba; the constraint kernels are compiled per AIR, so warm
+    # with the measured configuration) so the figures measure steady-state work.
+    run_once(1, args.config, args.depth, "minimal", orders_depth=args.orders_depth)
     modes = {"per-update": [False], "squashed": [True], "both": [False, True]}[args.mode]
-    width = get_batch_air(build_batch(1, args.config, args.depth)[1].state.config).trace_width
+    config = build_batch(1, args.config, args.depth, args.orders_depth)[1].state.config
+    width = get_batch_air(config).trace_width
     rate = 0.0
     for squash in modes:
         runs = [
-            run_once(args.trades, args.config, args.depth, args.preset, squash)
+            run_once(args.trades, args.config, args.depth, args.preset, squash, args.orders_depth)
             for _ in range(args.runs)
         ]
         med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
@@ -144,7 +154,8 @@ def main() -> None:
         security = PRESETS[args.preset].conjectured_security_bits(log_rows)
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         mode = "squashed (one update per distinct position)" if squash else "per update"
-        print(f"config {args.config} (depth {args.depth or 'preset'}), proof preset {args.preset} "
+        print(f"config {args.config} (depths {config.positions_depth}/{config.orders_depth}), "
+              f"proof preset {args.preset} "
               f"({security} bits conjectured), {args.trades} trades, {mode}, "
               f"median of {args.runs} run(s)")  # fmt: skip
         print(f"  steps {med['steps']:.0f}, trace {med['rows']:.0f} rows x {width} columns")

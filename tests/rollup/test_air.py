@@ -80,6 +80,12 @@ def test_layout_schedule_fits() -> None:
     assert get_batch_air(CFG).trace_width == lay.width
 
 
+def test_invalid_orders_depth_beyond_key_binding() -> None:
+    with pytest.raises(RollupError) as exc:
+        compute_layout(replace(CFG, orders_depth=63))
+    assert exc.value.reason is Reason.INVALID_CONFIG
+
+
 def test_batch_proof_verifies(batch: BatchResult, proof: bytes) -> None:
     verify_batch(CFG, batch.public_input, proof, OPTIONS)
 

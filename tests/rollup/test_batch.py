@@ -7,11 +7,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from starkperp.rollup.batch import apply_effect, compute_collateral_flows, execute_batch
-from starkperp.rollup.da import decode_payload, rebuild_state
+from starkperp.rollup.da import DataAvailabilityPayload, decode_payload, rebuild_state
 from starkperp.rollup.errors import DataAvailabilityError, Reason, TransactionRejected
 from starkperp.rollup.public_input import decode_public_input
+from starkperp.rollup.state import OrderLeaf
 from starkperp.rollup.transactions import StateView, Transaction, apply_transaction
-from tests.strategies.rollup import make_config, make_world, transaction_lists
+from tests.strategies.rollup import make_config, make_world, order_leaves, transaction_lists
 
 CFG = make_config()
 STATE, TRADERS = make_world(CFG, 4, collateral=10**11)
@@ -106,3 +107,32 @@ def test_invalid_hostile_bytes_never_crash(data: bytes) -> None:
         decode_public_input(data)
     except DataAvailabilityError:
         pass
+
+
+@given(st.lists(order_leaves(), min_size=1, max_size=4))
+@settings(max_examples=25, deadline=None)
+def test_order_leaves_v2_round_trip_through_da(leaves: list) -> None:
+    payload = DataAvailabilityPayload(
+        batch_number=3,
+        global_state=STATE.global_state,
+        positions=(),
+        orders=tuple(enumerate(leaves)),
+    )
+    assert decode_payload(payload.encode(), CFG.n_assets) == payload
+    rebuilt = rebuild_state(STATE, [payload])
+    for key, leaf in enumerate(leaves):
+        assert rebuilt.get_order(key) == leaf
+
+
+def test_invalid_payload_order_side() -> None:
+    leaf = OrderLeaf(message_hash=9, filled=1, amount=2, expiration_hours=5)
+    payload = DataAvailabilityPayload(
+        batch_number=3, global_state=STATE.global_state, positions=(), orders=((0, leaf),)
+    )
+    data = bytearray(payload.encode())
+    side_at = len(data) - 4 - 4 - 1  # side byte, expiry, then the empty audit part's count
+    assert data[side_at] == 0
+    data[side_at] = 2
+    with pytest.raises(DataAvailabilityError) as exc:
+        decode_payload(bytes(data), CFG.n_assets)
+    assert exc.value.reason is Reason.MALFORMED_PAYLOAD

@@ -17,7 +17,7 @@ from starkperp.rollup.quantities import (
     PublicKey,
     Quantity,
 )
-from starkperp.rollup.state import RollupState
+from starkperp.rollup.state import OrderLeaf, RollupState
 from starkperp.rollup.transactions import (
     Deposit,
     LimitOrder,
@@ -217,3 +217,18 @@ def transaction_lists(
             amount = draw(st.integers(min_value=1, max_value=10**12))
             txs.append(make_withdrawal(a, amount, nonce + k))
     return txs
+
+
+@st.composite
+def order_leaves(draw: st.DrawFn) -> OrderLeaf:
+    """Draw a used order leaf v2: a message hash, its signed limits, a fill within them."""
+    amount = draw(st.integers(min_value=1, max_value=2**62 - 1))
+    return OrderLeaf(
+        message_hash=draw(st.integers(min_value=1, max_value=2**251)),
+        filled=draw(st.integers(min_value=0, max_value=amount)),
+        amount=amount,
+        amount_collateral=draw(st.integers(min_value=0, max_value=2**64 - 1)),
+        amount_fee=draw(st.integers(min_value=0, max_value=2**64 - 1)),
+        is_buying=draw(st.booleans()),
+        expiration_hours=draw(st.integers(min_value=0, max_value=2**32 - 1)),
+    )

@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from starkperp.rollup.config import RollupConfig
+from starkperp.rollup.errors import Reason, RollupError
 
 __all__ = [
     "ORDER_AMOUNT",
@@ -35,6 +36,7 @@ __all__ = [
     "ORDER_FILLED",
     "ORDER_LIMITS",
     "ORDER_SIDE",
+    "MAX_ORDERS_DEPTH",
     "ORDER_LEAF_CYCLES",
     "FUNDING_RANGE_VALUES",
     "ORDER_RANGE_VALUES",
@@ -59,6 +61,7 @@ ORDER_FEE = (10, 11)
 ORDER_SIDE = 12
 ORDER_EXPIRY = 13
 ORDER_LIMITS = tuple(range(6, ORDER_ELEMS))
+MAX_ORDERS_DEPTH = 62
 CYCLE = 8
 STATE_WIDTH = 12
 
@@ -181,6 +184,12 @@ def compute_n_range_values(n_assets: int) -> int:
 
 def compute_layout(config: RollupConfig) -> BatchAirLayout:
     """Return the layout for ``config`` (positions tree, its asset count and depth)."""
+    if config.orders_depth > MAX_ORDERS_DEPTH:
+        raise RollupError(
+            Reason.INVALID_CONFIG,
+            f"the batch AIR binds order keys to the hash's low 63-bit limb: orders_depth "
+            f"<= {MAX_ORDERS_DEPTH}",
+        )
     n_elems = 6 + 4 * config.n_assets
     n_regs = max(n_elems, ORDER_ELEMS)
     n_leaf = -(-n_elems // 8)
