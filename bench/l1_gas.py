@@ -6,22 +6,26 @@ generated verifier of that AIR is deployed on the embedded py-evm and passed to
 ``StarkPerpetual`` as its verifier, and the operator calls ``updateState(proof, publicInput,
 data)``. Measured, per batch and per trade:
 
-* gas of verifying the batch proof alone (``verifier.verifyProof`` called directly);
-* gas of ``updateState`` INCLUDING the proof verification (public-input checks, the DA hash
-  in rollup mode or the committee's k-of-n signatures in validium mode, the proof, the
-  state update), plus the transaction's intrinsic cost (21000 and calldata at EIP-2028
-  prices: 16 gas per non-zero byte, 4 per zero byte);
+* gas of verifying the batch proof in one call (``verifier.verifyProof``, measured without
+  the cap in a throw-away fork: it says whether one transaction can hold it);
+* when it cannot (the ``default`` preset), the split verification actually used: one
+  transaction per Merkle statement, then ``verifyProofSplit``, each with its gas, and
+  ``updateState`` with an empty proof;
+* gas of ``updateState`` (public-input checks, the DA hash in rollup mode or the committee's
+  k-of-n signatures in validium mode, the proof when verified inside it, the state update),
+  plus every transaction's intrinsic cost (21000 and calldata at EIP-2028 prices: 16 gas per
+  non-zero byte, 4 per zero byte);
 * calldata bytes, and the wall time of the ``updateState`` call on py-evm.
 
-The JSON value is the total gas per trade including proof verification, in the mode asked
-(rollup by default), beside its target (426 rollup, 100 validium).
+The JSON value is the total gas per trade of every transaction that settles the batch
+(verification steps included), in the mode asked (rollup by default), beside its target
+(426 rollup, 100 validium).
 
     python bench/l1_gas.py [--trades N] [--depth D] [--mode rollup|validium|both]
                            [--preset minimal|default] [--runs R] [--quick]
 
-Trees deeper than 8 make periodic columns longer (more verification gas) and proving slower;
-depth 8 collides order keys beyond about ten trades. ``--preset default`` was not measured:
-with 29 queries its verification is expected to exceed the 2^24 gas cap of one transaction.
+Trees deeper than 8 make proving slower; depth 8 collides order keys beyond about ten
+trades.
 """
 
 from __future__ import annotations

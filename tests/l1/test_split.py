@@ -19,7 +19,12 @@ from starkperp.l1.split import (
     strip_merkle_nodes,
     verify_proof_in_steps,
 )
-from starkperp.l1.verifier_gen import VerifierContracts, deploy_verifier_contracts, render_verifier
+from starkperp.l1.verifier_gen import (
+    VerifierContracts,
+    compute_max_proof_bytes,
+    deploy_verifier_contracts,
+    render_verifier,
+)
 from starkperp.rollup.hashing import compute_keccak256
 from starkperp.stark.options import PRESETS
 from starkperp.stark.proof import Proof
@@ -123,3 +128,11 @@ def test_invalid_split_tampered_twins(
         assert not contracts.core.isValid(_fact(public))
         contracts.core.verifyProofSplit(compact, public)
         assert contracts.core.isValid(_fact(public))
+
+
+def test_proof_size_bounds_hold(fibonacci: tuple[VerifierContracts, bytes, list[int]]) -> None:
+    _, proof, _ = fibonacci
+    log_n = Proof.from_bytes(proof).log_trace_length
+    assert len(proof) <= compute_max_proof_bytes(FIBONACCI_AIR, DEFAULT, log_n)
+    compact = strip_merkle_nodes(proof)
+    assert len(compact) <= compute_max_proof_bytes(FIBONACCI_AIR, DEFAULT, log_n, with_nodes=False)

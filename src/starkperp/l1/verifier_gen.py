@@ -566,12 +566,15 @@ def compute_max_proof_bytes(
     while remainder > options.fri_max_remainder_degree + 1:
         remainder = max(remainder // fold, 1)
         n_layers += 1
-    node_bytes = 32 * nq * log_size if with_nodes else 0
+
+    def node_bytes(depth: int) -> int:
+        # at most min(nq, 2^(depth - level)) siblings per level
+        return 32 * sum(min(nq, 1 << (depth - level)) for level in range(depth)) * with_nodes
+
     size = 11 + 32 * 3 + 16 * (2 * w + 2 * a + cw) + 1 + 32 * n_layers + 2 + 16 * remainder + 8
-    size += nq * (8 * w + 16 * a + 16 * cw) + 3 * (2 + node_bytes)
+    size += nq * (8 * w + 16 * a + 16 * cw) + 3 * (2 + node_bytes(log_size))
     for layer in range(n_layers):
-        layer_nodes = 32 * nq * (log_size - log_fold * (layer + 1)) if with_nodes else 0
-        size += 2 + nq * 16 * fold + 2 + layer_nodes
+        size += 2 + nq * 16 * fold + 2 + node_bytes(log_size - log_fold * (layer + 1))
     return size
 
 
