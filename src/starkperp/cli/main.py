@@ -40,13 +40,21 @@ def main_job(
     seed: int = typer.Option(7, help="Seed of the simulated participants."),
     batch_size: int = typer.Option(24, help="A batch closes at this many rollup txs..."),
     batch_age: float = typer.Option(20.0, help="...or when its oldest tx is this old (s)."),
+    proof_preset: str = typer.Option(
+        "default",
+        help="'default' (100 bits, verified on L1 in steps) or 'minimal' (17 bits, tests).",
+    ),
 ) -> None:
     """Run the main job: a node on the embedded defaults, traded through its API, settling
     every batch on the embedded L1, ending with a withdrawal paid on L1."""
     from starkperp.sim.main_job import run_main_job
 
     report = run_main_job(
-        n_rounds=rounds, seed=seed, max_transactions=batch_size, max_age_seconds=batch_age
+        n_rounds=rounds,
+        seed=seed,
+        max_transactions=batch_size,
+        max_age_seconds=batch_age,
+        proof_preset=proof_preset,
     )
     if not report.is_all_settled or report.withdrawal_paid != report.withdrawal_amount:
         raise typer.Exit(code=1)
@@ -70,6 +78,9 @@ def node(
         False,
         help="Batch, prove and settle on an embedded L1 (deployed at first start, journaled "
         "and replayed on restart; needs --preset minimal).",
+    ),
+    proof_preset: str = typer.Option(
+        "default", help="With --settle: 'default' (100 bits, verified in steps) or 'minimal'."
     ),
     batch_size: int = typer.Option(32, help="With --settle: close a batch at this many txs."),
     batch_age: float = typer.Option(15.0, help="With --settle: or when this old (seconds)."),
@@ -116,7 +127,12 @@ def node(
             typer.echo("--settle with PostgreSQL needs --l1-journal PATH", err=True)
             raise typer.Exit(code=2)
         settlement = SettlementService(
-            SettlementConfig(max_transactions=batch_size, max_age_seconds=batch_age),
+            SettlementConfig(
+                max_transactions=batch_size,
+                max_age_seconds=batch_age,
+                proof_preset=proof_preset,
+                verify_in_steps=proof_preset != "minimal",
+            ),
             chain_path=l1_journal or f"{db.removeprefix('sqlite:///')}.l1.sqlite",
         )
     the_node = Node(config, settlement=settlement)

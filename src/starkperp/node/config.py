@@ -58,9 +58,10 @@ class NodeConfig:
 class SettlementConfig:
     """How the node settles: presets, batch closing by size or age, prover processes.
 
-    The on-chain batch verifier is only known to fit L1's contract size limit at the
-    ``minimal`` proof preset, and the ``minimal`` rollup preset (trees of depth 8, BTC-USD
-    and ETH-USD) matches the node's ``minimal`` markets.
+    At the ``minimal`` proof preset (17 conjectured bits, for tests and demos) one
+    ``updateState`` verifies the proof; at ``default`` (100 bits) verification runs in steps
+    (``verify_in_steps``). The ``minimal`` rollup preset (trees of depth 8, BTC-USD and
+    ETH-USD) matches the node's ``minimal`` markets.
     """
 
     rollup_preset: str = "minimal"
@@ -69,10 +70,16 @@ class SettlementConfig:
     max_age_seconds: float = 15.0
     prover_workers: int = 1
     poll_seconds: float = 0.2
+    verify_in_steps: bool = False
+    """Verify each proof on L1 in registered steps (Merkle statements, then the rest), each
+    under 2^24 gas, before ``updateState`` settles on the registered fact: needed at the
+    ``default`` proof preset, whose verification does not fit one transaction."""
 
     def __post_init__(self) -> None:
         if self.rollup_preset not in ("minimal", "default"):
             raise ValueError(f"unknown rollup preset {self.rollup_preset!r}")
+        if self.proof_preset not in ("minimal", "default"):
+            raise ValueError(f"unknown proof preset {self.proof_preset!r}")
         if self.max_transactions < 1 or self.max_age_seconds < 0:
             raise ValueError("max_transactions >= 1 and max_age_seconds >= 0")
         if self.prover_workers < 1 or self.poll_seconds <= 0:

@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any
 
 from starkperp.errors import StarkPerpError
 from starkperp.l1.client import ZERO_ADDRESS, L1Client, encode_rollup_data
@@ -35,6 +36,7 @@ from starkperp.rollup.batch import BatchResult, execute_batch
 from starkperp.rollup.errors import RollupError
 from starkperp.rollup.state import RollupState
 from starkperp.rollup.transactions import Transaction
+from starkperp.stark.air import Air
 from starkperp.stark.options import ProofOptions
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "PipelineError",
     "PipelineReason",
     "ProvedBatch",
+    "StepVerification",
     "compute_proof",
 ]
 
@@ -198,20 +201,48 @@ class BatchOutcome:
     verify_seconds: float
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepVerification:
+    """What split-step verification needs: the verifier's core and Merkle contracts (any
+    object with ``core`` and ``merkle``), the batch AIR and the proof options."""
+
+    contracts: Any
+    air: Air
+    options: ProofOptions
+
+
 class L1Submitter:
     """Send verified batches to ``StarkPerpetual.updateState`` (rollup data mode)."""
 
-    def __init__(self, client: L1Client, *, operator: str) -> None:
+    def __init__(
+        self, client: L1Client, *, operator: str, steps: StepVerification | None = None
+    ) -> None:
+        """``steps``: verify each proof on chain in registered steps before ``updateState``
+        (which then carries an empty proof), for proofs one transaction cannot verify."""
         self.client = client
         self.operator = operator
+        self.steps = steps
         self.last_gas = 0
-        """Gas of the last accepted ``updateState`` (embedded chain; 0 when not measured)."""
+        """Gas of the last accepted batch: its verification steps and ``updateState``
+        (embedded chain; 0 when not measured)."""
 
     def submit(self, result: BatchResult, proof: bytes) -> tuple[BatchStatus, str]:
         """Submit one batch; return SETTLED, or PROVEN_NOT_SETTLED with L1's reason."""
         if self.client.system.config.validium:
             return BatchStatus.PROVEN_NOT_SETTLED, "validium committee signatures not wired"
+        steps_gas = 0
         try:
+            if self.steps is not None:
+                done = self.client.verify_proof_in_steps(
+                    verifier=self.steps.contracts,
+                    air=self.steps.air,
+                    options=self.steps.options,
+                    proof=proof,
+                    public_inputs=[int(x) for x in result.public_input.to_field_elements()],
+                    sender=self.operator,
+                )
+                steps_gas = sum(step.execution_gas for step in done)
+                proof = b""
             self.client.update_state(
                 proof=proof,
                 public_input=result.public_input.encode(),
@@ -223,7 +254,7 @@ class L1Submitter:
             if self.client.system.verifier_address == ZERO_ADDRESS:
                 reason += " (no StarkVerifier deployed: the verifier address is zero)"
             return BatchStatus.PROVEN_NOT_SETTLED, reason
-        self.last_gas = self._measure_gas()
+        self.last_gas = self._measure_gas() + steps_gas
         stored = self.client.get_state_hash()
         if stored != result.new_shared_state.compute_hash():
             return BatchStatus.PROVEN_NOT_SETTLED, "L1 state hash differs after updateState"

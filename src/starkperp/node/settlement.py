@@ -78,7 +78,13 @@ from starkperp.node.codec import decode_event
 from starkperp.node.config import SettlementConfig
 from starkperp.node.l1_chain import DurableChain
 from starkperp.node.l1_watch import DepositWatcher, EmbeddedLogIndex, L1Deposit
-from starkperp.node.pipeline import BatchProver, BatchStatus, L1Submitter, ProvedBatch
+from starkperp.node.pipeline import (
+    BatchProver,
+    BatchStatus,
+    L1Submitter,
+    ProvedBatch,
+    StepVerification,
+)
 from starkperp.rollup.air import get_batch_air, verify_batch
 from starkperp.rollup.batch import BatchResult, execute_batch
 from starkperp.rollup.config import RollupConfig, get_preset
@@ -101,6 +107,7 @@ __all__ = [
     "SettlementReason",
     "SettlementService",
     "deploy_batch_verifier",
+    "load_step_verification",
     "deploy_contracts",
     "get_cache_dir",
     "get_rollup_config",
@@ -278,6 +285,39 @@ def deploy_batch_verifier(client: L1Client, config: RollupConfig, options: Proof
     return address
 
 
+@dataclass(frozen=True, slots=True)
+class _VerifierHandles:
+    core: Any
+    merkle: Any
+
+
+def load_step_verification(
+    client: L1Client, config: RollupConfig, options: ProofOptions, address: str
+) -> StepVerification:
+    """Attach to the batch verifier deployed at ``address`` for split-step verification.
+
+    Only the contracts' ABIs are needed (compiled front-end only, from the same rendered
+    sources whose bytecode :func:`deploy_batch_verifier` deployed); the Merkle contract's
+    address is read from the core.
+    """
+    import boa
+    import vyper
+
+    from starkperp.l1.verifier_gen import render_verifier
+
+    air = get_batch_air(config)
+    sources = render_verifier(air, options, contract_name="BatchVerifier")
+
+    def attach(name: str, at: str) -> Any:
+        abi = vyper.compile_code(sources[name], output_formats=["abi"])["abi"]
+        with boa.swap_env(client.env):
+            return boa.loads_abi(json.dumps(abi), name=name).at(at)
+
+    core = attach("BatchVerifier", address)
+    merkle = attach("BatchVerifierMerkle", str(core.merkle()))
+    return StepVerification(contracts=_VerifierHandles(core, merkle), air=air, options=options)
+
+
 def _count(txs: Sequence[Transaction], kind: type) -> int:
     return sum(1 for tx in txs if isinstance(tx, kind))
 
@@ -423,6 +463,7 @@ class SettlementService:
             "ready": self.ready.is_set(),
             "halted": self.halted,
             "proofPreset": self.config.proof_preset,
+            "verifyInSteps": self.config.verify_in_steps,
             "securityBits": self.security_bits,
             "embeddedL1": self.l1.is_embedded,
             "perpetual": str(self.l1.system.perpetual.address) if self.l1.deployment else "",
@@ -482,6 +523,10 @@ class SettlementService:
                     self.chain.set_meta("operator_key", self.operator_key.hex())
                     self.chain.set_meta("deployer", deployer)
                     self.chain.save_deployment(self.l1.system)
+            if self.config.verify_in_steps:
+                self._submitter.steps = load_step_verification(
+                    self.l1, self.rollup_config, self.options, self.l1.system.verifier_address
+                )
             self._refresh_l1()
         store.set_meta("l1_perpetual", str(self.l1.system.perpetual.address))
 
