@@ -144,6 +144,30 @@ def linear_norms(xs: np.ndarray, z0: np.uint64, z1: np.uint64, out: np.ndarray) 
         out[i] = ksub(kmul(a, a), seven_z1_sq)
 
 
+@njit(cache=True, inline="always")
+def _divide_deep_sums(
+    s0: np.uint64,
+    s1: np.uint64,
+    t0: np.uint64,
+    t1: np.uint64,
+    x: np.uint64,
+    points: np.ndarray,
+    norm_inverses: np.ndarray,
+    i: int,
+    out: np.ndarray,
+) -> None:
+    # out[:, i] = s / (x - z) + t / (x - z g), with 1 / (x - z) = (x - z0 + z1 X) / norm(x - z)
+    d0 = kmul(ksub(x, points[0, 0]), norm_inverses[0, i])
+    d1 = kmul(points[0, 1], norm_inverses[0, i])
+    e0 = kmul(ksub(x, points[1, 0]), norm_inverses[1, i])
+    e1 = kmul(points[1, 1], norm_inverses[1, i])
+    out[0, i] = kadd(
+        kadd(kmul(s0, d0), kmul(_W, kmul(s1, d1))),
+        kadd(kmul(t0, e0), kmul(_W, kmul(t1, e1))),
+    )
+    out[1, i] = kadd(kadd(kmul(s0, d1), kmul(s1, d0)), kadd(kmul(t0, e1), kmul(t1, e0)))
+
+
 @njit(cache=True, parallel=True)
 def deep_combine_reference(
     main: np.ndarray,
@@ -215,16 +239,7 @@ def deep_combine_reference(
             s1 = ksub(acc[1, j], constants[0, 1])
             t0 = ksub(acc[2, j], constants[1, 0])
             t1 = ksub(acc[3, j], constants[1, 1])
-            # 1 / (x - z) = (x - z0 + z1 X) / norm(x - z)
-            d0 = kmul(ksub(xs[i], points[0, 0]), norm_inverses[0, i])
-            d1 = kmul(points[0, 1], norm_inverses[0, i])
-            e0 = kmul(ksub(xs[i], points[1, 0]), norm_inverses[1, i])
-            e1 = kmul(points[1, 1], norm_inverses[1, i])
-            out[0, i] = kadd(
-                kadd(kmul(s0, d0), kmul(_W, kmul(s1, d1))),
-                kadd(kmul(t0, e0), kmul(_W, kmul(t1, e1))),
-            )
-            out[1, i] = kadd(kadd(kmul(s0, d1), kmul(s1, d0)), kadd(kmul(t0, e1), kmul(t1, e0)))
+            _divide_deep_sums(s0, s1, t0, t1, xs[i], points, norm_inverses, i, out)
 
 
 @njit(cache=True, parallel=True)
@@ -413,15 +428,7 @@ def deep_combine(
             s1 = ksub(s1, constants[0, 1])
             t0 = ksub(t0, constants[1, 0])
             t1 = ksub(t1, constants[1, 1])
-            d0 = kmul(ksub(xs[i], points[0, 0]), norm_inverses[0, i])
-            d1 = kmul(points[0, 1], norm_inverses[0, i])
-            e0 = kmul(ksub(xs[i], points[1, 0]), norm_inverses[1, i])
-            e1 = kmul(points[1, 1], norm_inverses[1, i])
-            out[0, i] = kadd(
-                kadd(kmul(s0, d0), kmul(_W, kmul(s1, d1))),
-                kadd(kmul(t0, e0), kmul(_W, kmul(t1, e1))),
-            )
-            out[1, i] = kadd(kadd(kmul(s0, d1), kmul(s1, d0)), kadd(kmul(t0, e1), kmul(t1, e0)))
+            _divide_deep_sums(s0, s1, t0, t1, xs[i], points, norm_inverses, i, out)
 
 
 @njit(cache=True, parallel=True)
