@@ -168,9 +168,18 @@ class BatchProver:
         self.squash = squash
         self._pool = create_spawn_pool(max_workers)
 
-    def warm(self) -> Future[bool]:
-        """Start a worker now and have it import the prover (seconds), before any batch."""
-        return self._pool.submit(_warm_worker)
+    def warm(self, example: BatchResult | None = None) -> Future[Any]:
+        """Start a worker now and have it import the prover (seconds), before any batch.
+
+        With ``example`` (e.g. an empty batch over the genesis state) the worker also proves
+        it and throws the proof away: numba compiles the batch AIR's generated constraint
+        kernels at their first call, which for a new AIR takes minutes once per machine
+        (then they load from the on-disk cache), and this moves that cost before the first
+        real batch instead of into it.
+        """
+        if example is None:
+            return self._pool.submit(_warm_worker)
+        return self._pool.submit(compute_proof, example, self.options, self.squash)
 
     def submit(self, result: BatchResult) -> Future[ProvedBatch]:
         """Start proving ``result`` in a worker; return the future proof."""

@@ -107,6 +107,7 @@ __all__ = [
     "SettlementReason",
     "SettlementService",
     "deploy_batch_verifier",
+    "NODE_ORDERS_DEPTH",
     "load_step_verification",
     "deploy_contracts",
     "get_cache_dir",
@@ -196,9 +197,20 @@ class BatchRecord:
         return BatchRecord(**fields)
 
 
+NODE_ORDERS_DEPTH = 61
+"""Depth of the order tree the node settles with. An order leaf sits at its message hash
+mod 2^depth (AIR v4), and a batch whose new order lands on another message's leaf is
+rejected (``ORDER_ID_COLLISION``), which halts settlement; the presets' 8- and 32-deep trees
+collide after a few dozen / tens of thousands of filled orders. At 61 (the deepest whose
+order step still fits the 64-cycle step, 512 rows) a collision is not expected in 10^9
+orders; it doubles to quadruples the rows per step against the presets."""
+
+
 def get_rollup_config(preset: str) -> RollupConfig:
-    """Return the rollup configuration the node proves under (operator oracle, no sigs)."""
-    return get_preset(preset, oracle_signers=(OPERATOR_ORACLE_KEY,), verify_signatures=False)
+    """Return the rollup configuration the node proves under (operator oracle, no sigs,
+    :data:`NODE_ORDERS_DEPTH`-deep order tree)."""
+    config = get_preset(preset, oracle_signers=(OPERATOR_ORACLE_KEY,), verify_signatures=False)
+    return replace(config, orders_depth=max(config.orders_depth, NODE_ORDERS_DEPTH))
 
 
 def deploy_contracts(
@@ -480,7 +492,7 @@ class SettlementService:
     def _run(self) -> None:
         try:
             self._prover = BatchProver(self.options, max_workers=self.config.prover_workers)
-            self._prover.warm()
+            self._prover.warm(execute_batch(self.genesis, [], 0))
             self._open_l1()
             self._recover()
             self.ready.set()

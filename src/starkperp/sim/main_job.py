@@ -275,7 +275,7 @@ class _Session:
                 b.n_withdrawals and b.state is BatchState.SETTLED for b in settlement.batches
             )
 
-        self.wait_for(settled, "waiting for the batch holding the withdrawal to settle", 300)
+        self.wait_for(settled, "waiting for the batch holding the withdrawal to settle", 900)
         eth = p.identity.eth_address
         l1 = self.local.l1
         with self.local.l1_lock:
@@ -346,7 +346,7 @@ def run_main_job(
         session.wait_for(
             lambda: _all_done(settlement),
             "settling the last batch...",
-            300,
+            900,
         )
         with local.l1_lock:
             l1_batch_id = local.l1.get_batch_id()
