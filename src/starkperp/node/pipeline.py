@@ -20,6 +20,7 @@ Four stages, each usable alone:
 from __future__ import annotations
 
 import enum
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -152,6 +153,24 @@ def compute_proof(result: BatchResult, options: ProofOptions, squash: bool) -> P
     return ProvedBatch(proof=proof, prove_seconds=time.perf_counter() - start)
 
 
+def _warm_prove(example: BatchResult, options: ProofOptions, squash: bool) -> bool:
+    # The prover evaluates constraints with the compiled kernels only on large domains, and a
+    # small example would not call them: force them here so numba compiles them now.
+    previous = os.environ.get(_BACKEND_VARIABLE)
+    os.environ[_BACKEND_VARIABLE] = "compiled"
+    try:
+        compute_proof(example, options, squash)
+    finally:
+        if previous is None:
+            del os.environ[_BACKEND_VARIABLE]
+        else:
+            os.environ[_BACKEND_VARIABLE] = previous
+    return True
+
+
+_BACKEND_VARIABLE = "STARKPERP_CONSTRAINT_BACKEND"
+
+
 def _warm_worker() -> bool:
     import starkperp.rollup.air  # noqa: F401  (numba kernels load from their cache)
 
@@ -168,7 +187,7 @@ class BatchProver:
         self.squash = squash
         self._pool = create_spawn_pool(max_workers)
 
-    def warm(self, example: BatchResult | None = None) -> Future[Any]:
+    def warm(self, example: BatchResult | None = None) -> Future[bool]:
         """Start a worker now and have it import the prover (seconds), before any batch.
 
         With ``example`` (e.g. an empty batch over the genesis state) the worker also proves
@@ -179,7 +198,7 @@ class BatchProver:
         """
         if example is None:
             return self._pool.submit(_warm_worker)
-        return self._pool.submit(compute_proof, example, self.options, self.squash)
+        return self._pool.submit(_warm_prove, example, self.options, self.squash)
 
     def submit(self, result: BatchResult) -> Future[ProvedBatch]:
         """Start proving ``result`` in a worker; return the future proof."""
