@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from starkperp.exchange import (
     Exchange,
@@ -12,9 +14,11 @@ from starkperp.exchange import (
     Side,
     price_from_human,
 )
+from starkperp.exchange.config import minimal
+from starkperp.exchange.deleverage import compute_bankruptcy_transfers, compute_fair_transfer
 from starkperp.exchange.events import Deleveraged, Liquidated
-from starkperp.exchange.risk import compute_total_value_scaled
-from tests.exchange.helpers import BTC, USDC, funded, make_order
+from starkperp.exchange.risk import compute_total_risk_scaled, compute_total_value_scaled
+from tests.exchange.helpers import BTC, ETH, USDC, funded, make_order
 
 
 def _set_price(ex: Exchange, human: str) -> None:
@@ -152,3 +156,59 @@ def test_liquidation_cascade_after_30pct_crash_drains_fund_and_deleverages(
             account.collateral, account.balances, exchange.oracle_prices
         )
         assert tv >= -(1 << 32) * 4, account.account_id
+
+
+_MARKETS = {m.market: m for m in minimal().markets}
+_PRICES = {
+    BTC: price_from_human(_MARKETS[BTC], "35000"),
+    ETH: price_from_human(_MARKETS[ETH], "2100"),
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    btc=st.integers(min_value=1, max_value=5 * 10**10),
+    eth=st.integers(min_value=0, max_value=50 * 10**9),
+    loss=st.integers(min_value=1, max_value=10**10),
+    pieces=st.lists(st.integers(min_value=1, max_value=10**10), min_size=1, max_size=4),
+)
+def test_fair_transfer_is_the_least_that_keeps_the_ratio(
+    btc: int, eth: int, loss: int, pieces: list[int]
+) -> None:
+    """Step by step on the current position: the ratio holds, one quantum less breaks it."""
+    prices = {BTC: _PRICES[BTC], ETH: _PRICES[ETH]}
+    balances = {BTC: btc, ETH: eth}
+    tv = compute_total_value_scaled(0, balances, prices)
+    collateral = -(tv >> 32) - loss  # bankrupt by ``loss`` quanta or so
+    for piece in pieces:
+        if balances[BTC] == 0:
+            break
+        quantity = -min(piece, balances[BTC])
+        transfer = compute_fair_transfer(collateral, balances, BTC, quantity, prices, _MARKETS)
+        after = {**balances, BTC: balances[BTC] + quantity}
+        assert _keeps_ratio(collateral, balances, collateral + transfer, after, prices)
+        assert not _keeps_ratio(collateral, balances, collateral + transfer - 1, after, prices)
+        collateral, balances = collateral + transfer, after
+    transfers = compute_bankruptcy_transfers(collateral, balances, prices, _MARKETS)
+    assert sum(transfers.values()) == -collateral
+
+
+def _keeps_ratio(c_b: int, b_b: dict, c_a: int, b_a: dict, prices: dict) -> bool:
+    tv_b = compute_total_value_scaled(c_b, b_b, prices)
+    tv_a = compute_total_value_scaled(c_a, b_a, prices)
+    tr_b = compute_total_risk_scaled(b_b, prices, _MARKETS)
+    tr_a = compute_total_risk_scaled(b_a, prices, _MARKETS)
+    if tr_a == 0:
+        return tv_a >= 0
+    return tv_a * tr_b >= tv_b * tr_a
+
+
+def test_bankruptcy_transfers_close_markets_in_order_at_the_fair_price() -> None:
+    prices = {BTC: _PRICES[BTC], ETH: _PRICES[ETH]}
+    balances = {BTC: 10**10, ETH: 20 * 10**9}
+    collateral = -(compute_total_value_scaled(0, balances, prices) >> 32) - 1_234_567
+    transfers = compute_bankruptcy_transfers(collateral, balances, prices, _MARKETS)
+    assert sorted(transfers) == [BTC, ETH]
+    first = compute_fair_transfer(collateral, balances, BTC, -(10**10), prices, _MARKETS)
+    assert transfers[BTC] == first
+    assert transfers[ETH] == -collateral - first

@@ -1,18 +1,25 @@
-"""The event bridge: an exchange session replayed as rollup batches ends in the same money."""
+"""The event bridge: an exchange session replayed as rollup batches ends in the same money.
+
+Including a 30 % crash: liquidations (insurance takeovers) and deleveraging.
+"""
 
 from __future__ import annotations
+
+import itertools
+from dataclasses import replace
 
 import pytest
 
 from starkperp.exchange import Exchange, Side
 from starkperp.exchange.config import minimal
 from starkperp.exchange.engine import ManualClock
-from starkperp.exchange.events import Deleveraged, FundingApplied, Liquidated
-from starkperp.exchange.markets import price_from_human
-from starkperp.exchange.model import AccountId, Fill, Timestamp
+from starkperp.exchange.events import Deleveraged, FundingApplied, Liquidated, PositionClose
+from starkperp.exchange.markets import Collateral, MarketId, price_from_human
+from starkperp.exchange.model import AccountId, Fill, Quantity, Timestamp
 from starkperp.node.bridge import BridgeError, BridgeReason, EventBridge
-from starkperp.rollup.batch import execute_batch
+from starkperp.rollup.batch import BatchRejected, execute_batch
 from starkperp.rollup.config import RollupConfig, get_preset
+from starkperp.rollup.errors import Reason
 from starkperp.rollup.position import apply_funding
 from starkperp.rollup.quantities import PublicKey
 from starkperp.rollup.state import RollupState
@@ -20,11 +27,12 @@ from starkperp.rollup.transactions import (
     Deleverage,
     Deposit,
     FundingTick,
+    InsuranceTakeover,
     OraclePricesTick,
     Trade,
     Withdrawal,
 )
-from tests.exchange.helpers import BTC, START, USDC, make_order, new_exchange
+from tests.exchange.helpers import BTC, ETH, START, USDC, make_order, new_exchange
 
 ORACLE_KEY = PublicKey(0x0A11CE)
 RECIPIENT = 0xBEEF
@@ -130,20 +138,164 @@ def test_fill_rounding_remainder_goes_to_fee_position() -> None:
         )
 
 
-def test_invalid_liquidation_not_bridged_changes_nothing() -> None:
+def _crash_session() -> tuple[Exchange, list[int]]:
+    """A funded insurance fund, longs on BTC and ETH, a dip, a funding hour, a 30 % crash.
+
+    The dip liquidates the weakest long with a penalty; the crash liquidates the rest:
+    bankrupt longs covered by the fund, then (fund drained) a payment of what it has left
+    and deleveraging against the shorts, some of them in both markets.
+    """
+    clock = ManualClock(START)
+    ex = new_exchange(clock)
+    keys = iter(range(0x5000, 0x6000))
+
+    def funded(usd: int) -> int:
+        account = ex.create_account(public_key=next(keys))
+        ex.deposit(account, usd * USDC)
+        return account
+
+    client_ids = (f"crash-{n}" for n in itertools.count())  # fixed order hashes, hence keys
+
+    def trade(buyer: int, seller: int, size: str, price: str, market: str = BTC) -> None:
+        for account, side in ((seller, Side.SELL), (buyer, Side.BUY)):
+            order = make_order(
+                ex,
+                account,
+                side,
+                size,
+                price,
+                market=market,
+                limit_fee=5_000,
+                client_id=next(client_ids),
+            )
+            ex.place_order(order)
+
+    ex.deposit(ex.insurance_fund_id, 40_000 * USDC)
+    short_btc, short_eth = funded(900_000), funded(300_000)
+    longs = []
+    for i in range(10):
+        long = funded(3_500 + 300 * i)
+        trade(long, short_btc, "1", "50000")
+        if i % 2:
+            trade(long, short_eth, "2", "3000", market=ETH)
+        longs.append(long)
+    for btc, eth in (("48000", "2880"), ("48000", "2880"), ("35000", "2100")):
+        clock.advance(1_800)
+        ex.advance_time()
+        ex.set_oracle_price(BTC, price_from_human(ex.get_market(BTC), btc))
+        ex.set_oracle_price(ETH, price_from_human(ex.get_market(ETH), eth))
+        ex.process_liquidations()
+    return ex, [short_btc, short_eth, *longs]
+
+
+def _collateral(state: RollupState, position_id: int) -> int:
+    return apply_funding(state.get_position(position_id), state.global_state).collateral
+
+
+def _crash_config() -> RollupConfig:
+    # The fund takes deposits under its configured key. The session's fixed client ids give
+    # order keys that do not collide in the minimal preset's 8-deep order tree.
+    return replace(_rollup_config(), insurance_position_key=PublicKey(0xF00D))
+
+
+def test_crash_session_settles_with_exchange_balances() -> None:
+    ex, accounts = _crash_session()
+    events = list(ex.events)
+    liquidations = [e for e in events if isinstance(e, Liquidated)]
+    deleverages = [e for e in events if isinstance(e, Deleveraged)]
+    assert any(e.penalty > 0 for e in liquidations)
+    assert any(e.insurance_payment > 0 and e.closes for e in liquidations)
+    assert any(e.insurance_payment > 0 and not e.closes for e in liquidations)
+    assert any(len(e.closes) == 2 for e in liquidations)
+    assert len({(e.deleveraged_account_id, e.market) for e in deleverages}) >= 4
+    assert any(isinstance(e, FundingApplied) for e in events)
+    # One batch per stretch of the log, each ending before a liquidation.
+    cuts = [i for i, e in enumerate(events) if isinstance(e, Liquidated)]
+    bounds = [0, *cuts, len(events)]
+    config = _crash_config()
+    bridge = _bridge(config)
+    state = RollupState.genesis(config)
+    kinds: set[type] = set()
+    for number, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+        txs = bridge.translate(events[lo:hi])
+        kinds |= {type(tx) for tx in txs}
+        state = execute_batch(state, txs, number).state
+    assert {InsuranceTakeover, Deleverage, FundingTick} <= kinds
+    fund = ex.insurance_fund_id
+    for account in [*accounts, fund]:
+        position = apply_funding(state.get_position(account), state.global_state)
+        assert position.collateral == ex.get_account(account).collateral, account
+        for slot, market in enumerate((BTC, ETH)):
+            assert position.assets[slot].balance == ex.get_position(account, market).balance
+    # The exchange credits funding's rounding dust (under a quantum per position and tick) to
+    # its fee account at once; the rollup's funding rounding simply leaves the system.
+    dust = ex.get_account(ex.fee_account_id).collateral - _collateral(state, config.fee_position_id)
+    n_ticks = sum(isinstance(e, FundingApplied) for e in events)
+    assert 0 <= dust < n_ticks * (len(accounts) + 1)
+    rollup_total = sum(_collateral(state, i) for i in [*accounts, fund, config.fee_position_id])
+    assert rollup_total + dust == ex.compute_total_collateral()
+
+
+def test_liquidation_becomes_insurance_takeover() -> None:
+    ex, _ = _crash_session()
+    bridge = _bridge(_crash_config())
+    config = _crash_config()
+    txs = bridge.translate(ex.events)
+    takeovers = [tx for tx in txs if isinstance(tx, InsuranceTakeover)]
+    liquidations = [e for e in ex.events if isinstance(e, Liquidated)]
+    assert len(takeovers) == len(liquidations)
+    by_market = {BTC: config.asset_ids[0], ETH: config.asset_ids[1]}
+    for event, tx in zip(liquidations, takeovers, strict=True):
+        assert tx.liquidated_position_id == event.account_id
+        assert tx.penalty == event.penalty
+        assert tx.insurance_payment == event.insurance_payment
+        assert [(c.asset_id, c.balance, c.collateral) for c in tx.closes] == [
+            (by_market[c.market], c.balance, c.collateral) for c in event.closes
+        ]
+
+
+def test_invalid_tampered_liquidation_is_rejected_by_the_rollup() -> None:
+    ex, _ = _crash_session()
+    events = list(ex.events)
+    index = next(i for i, e in enumerate(events) if isinstance(e, Liquidated) and e.penalty)
+    event = events[index]
+    assert isinstance(event, Liquidated)
+    close = event.closes[0]
+    tampered = {
+        Reason.LIQUIDATION_PENALTY_TOO_LARGE: replace(event, penalty=Collateral(event.penalty * 3)),
+        Reason.TAKEOVER_NOT_AT_ORACLE_PRICE: replace(
+            event, closes=(replace(close, collateral=Collateral(close.collateral - 1)),)
+        ),
+    }
+    config = _crash_config()
+    for reason, bad in tampered.items():
+        txs = _bridge(config).translate([*events[:index], bad])
+        with pytest.raises(BatchRejected) as info:
+            execute_batch(RollupState.genesis(config), txs, 0)
+        assert info.value.reason is reason
+        assert info.value.index == len(txs) - 1
+
+
+def test_invalid_liquidation_in_unknown_market_changes_nothing() -> None:
     ex, _ = _session()
     events = list(ex.events)
     bridge = _bridge()
     liquidated = Liquidated(
         time=Timestamp(START + 7_200),
         account_id=AccountId(100),
-        closes=(),
-        penalty=0,  # type: ignore[arg-type]
-        insurance_payment=0,  # type: ignore[arg-type]
+        closes=(
+            PositionClose(
+                market=MarketId("DOGE-USD"),
+                balance=Quantity(10),
+                collateral=Collateral(1),
+            ),
+        ),
+        penalty=Collateral(0),
+        insurance_payment=Collateral(0),
     )
     with pytest.raises(BridgeError) as info:
         bridge.translate([*events, liquidated])
-    assert info.value.reason is BridgeReason.LIQUIDATION_NOT_BRIDGED
+    assert info.value.reason is BridgeReason.UNKNOWN_MARKET
     # The failed call left no memory behind: the orders of the session are unknown again.
     fills = [e for e in events if isinstance(e, Fill)]
     with pytest.raises(BridgeError) as unknown:

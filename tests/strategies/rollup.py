@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from starkperp.rollup.batch import execute_batch
 from starkperp.rollup.config import RollupConfig, get_preset
 from starkperp.rollup.messages import sign_message
+from starkperp.rollup.position import apply_funding
 from starkperp.rollup.quantities import (
     AssetId,
     Collateral,
@@ -20,12 +21,15 @@ from starkperp.rollup.quantities import (
 from starkperp.rollup.state import OrderLeaf, RollupState
 from starkperp.rollup.transactions import (
     Deposit,
+    InsuranceTakeover,
     LimitOrder,
+    TakeoverClose,
     Trade,
     Transaction,
     Transfer,
     Withdrawal,
 )
+from starkperp.rollup.transactions.insurance_takeover import compute_takeover_collateral
 from starkperp.rollup.transactions.limit_order import compute_order_hash
 from starkperp.rollup.transactions.transfer import compute_transfer_hash
 from starkperp.rollup.transactions.withdrawal import compute_withdrawal_hash
@@ -231,4 +235,33 @@ def order_leaves(draw: st.DrawFn) -> OrderLeaf:
         amount_fee=draw(st.integers(min_value=0, max_value=2**64 - 1)),
         is_buying=draw(st.booleans()),
         expiration_hours=draw(st.integers(min_value=0, max_value=2**32 - 1)),
+    )
+
+
+def make_takeover(
+    state: RollupState,
+    position_id: int,
+    *,
+    penalty: int = 0,
+    insurance_payment: int = 0,
+) -> InsuranceTakeover:
+    """Return the takeover of every balance of ``position_id`` at the state's oracle prices."""
+    config = state.config
+    funded = apply_funding(state.get_position(position_id), state.global_state)
+    closes = tuple(
+        TakeoverClose(
+            asset_id=asset.asset_id,
+            balance=Quantity(slot.balance),
+            collateral=compute_takeover_collateral(slot.balance, price),
+        )
+        for asset, slot, price in zip(
+            config.assets, funded.assets, state.global_state.prices, strict=True
+        )
+        if slot.balance
+    )
+    return InsuranceTakeover(
+        liquidated_position_id=PositionId(position_id),
+        closes=closes,
+        penalty=Collateral(penalty),
+        insurance_payment=Collateral(insurance_payment),
     )

@@ -33,6 +33,7 @@ from starkperp.exchange.risk import (
 __all__ = [
     "compute_bankruptcy_transfers",
     "compute_deleverage_score",
+    "compute_fair_transfer",
     "compute_partial_transfer",
     "validate_deleverage",
 ]
@@ -48,6 +49,35 @@ def compute_deleverage_score(pnl: int, notional: int, total_value: int) -> int:
     return pnl * notional * 10**6 // total_value
 
 
+def compute_fair_transfer(
+    collateral: int,
+    balances: Mapping[MarketId, int],
+    market: MarketId,
+    quantity: int,
+    prices: Mapping[MarketId, Price],
+    markets: Mapping[MarketId, MarketConfig],
+) -> Collateral:
+    """Return the collateral StarkEx's fairness rule allows for one deleverage step.
+
+    ``quantity`` changes the bankrupt position's balance in ``market`` (toward zero). The
+    answer is the least transfer to the bankrupt position that keeps its ``TV / TR`` from
+    falling (or, when the step closes everything, its ``TV`` from going negative): one
+    quantum less would make its ratio worse, so the rollup's Deleverage accepts exactly
+    this amount. It is computed on the position as it is now, so every step of a
+    multi-step close is exact.
+    """
+    after = dict(balances)
+    after[market] = after.get(market, 0) + quantity
+    tv_b = compute_total_value_scaled(collateral, balances, prices)
+    tr_b = compute_total_risk_scaled(balances, prices, markets)
+    tr_a = compute_total_risk_scaled(after, prices, markets)
+    base = tv_b + quantity * prices[market]  # TV after the step, before any transfer
+    if tr_a == 0 or tr_b == 0:
+        return Collateral(-(base >> 32))
+    numerator = tv_b * tr_a - base * tr_b
+    return Collateral(-((-numerator) // (tr_b << 32)))
+
+
 def compute_bankruptcy_transfers(
     collateral: int,
     balances: Mapping[MarketId, int],
@@ -56,33 +86,28 @@ def compute_bankruptcy_transfers(
 ) -> dict[MarketId, Collateral]:
     """Return, per market, the collateral paid to the bankrupt position for its balance.
 
-    The transfers sum to exactly ``-collateral``, so closing everything leaves zero.
+    Markets close in sorted order, each at :func:`compute_fair_transfer` on the position
+    left by the previous closes: the deficit is shared in proportion to risk, every close
+    keeps the bankrupt position's ``TV / TR`` (rounded for it, by less than a quantum), and
+    the transfers sum to exactly ``-collateral``, so closing everything leaves zero.
     """
-    open_markets = sorted(m for m, b in balances.items() if b)
-    if not open_markets:
-        return {}
-    tv_scaled = compute_total_value_scaled(collateral, balances, prices)
-    deficit = -((tv_scaled) >> 32)  # ceil of -TV, in quanta
-    risks = {
-        m: markets[m].maintenance_margin_fraction * abs(balances[m] * prices[m])
-        for m in open_markets
-    }
-    total_risk = sum(risks.values())
+    current = {m: b for m, b in balances.items() if b}
     transfers: dict[MarketId, Collateral] = {}
-    paid = 0
-    for market in open_markets[:-1]:
-        value = (balances[market] * prices[market]) >> 32
-        share = -((-deficit * risks[market]) // total_risk) if total_risk else 0
-        transfers[market] = Collateral(value + share)
-        paid += value + share
-    transfers[open_markets[-1]] = Collateral(-collateral - paid)
+    left = collateral
+    for market in sorted(current):
+        transfer = compute_fair_transfer(left, current, market, -current[market], prices, markets)
+        transfers[market] = transfer
+        left += transfer
+        current[market] = 0
     return transfers
 
 
 def compute_partial_transfer(full_transfer: int, quantity: int, balance: int) -> Collateral:
     """Return the share of ``full_transfer`` for closing ``quantity`` of ``balance``.
 
-    Rounded up (in the bankrupt position's favour) so its ``TV / TR`` never drops.
+    Rounded up (in the bankrupt position's favour) so its ``TV / TR`` never drops. Not
+    exact after earlier partial steps (their rounding moved the position); the rollup's
+    fairness rule then may refuse it by one quantum: :func:`compute_fair_transfer` is exact.
     """
     return Collateral(-((-full_transfer * abs(quantity)) // abs(balance)))
 

@@ -20,15 +20,17 @@ that moves money or global state, the rollup transaction with the same effect:
   carrying every asset's index (the rollup bounds an index move by the time since the last
   tick, so one instant must not be split across two :meth:`EventBridge.translate` calls:
   FUNDING_INSTANT_SPLIT).
+* ``Liquidated`` -> :class:`InsuranceTakeover` with the same closes (market -> asset,
+  balance handed to the insurance fund, collateral the account receives), penalty and
+  insurance payment: every position, the insurance fund's included, moves exactly as in the
+  exchange. The rollup re-checks the exchange's decision (TR > TV at the batch's prices,
+  closes at the oracle price, penalty within its bound, payment at most the deficit, the fund
+  solvent afterwards) and rejects the batch with its named reason if it does not hold.
 * ``Deleveraged`` -> :class:`Deleverage` with the same balance and collateral moves; the
-  rollup then enforces its own conditions (TV < 0, the insurance fund cannot absorb,
-  StarkEx's fairness rule) and rejects the batch with its named reason if the exchange's
-  decision does not meet them. A deleverage whose collateral flows against the side (the
-  rollup's amounts are unsigned) raises DELEVERAGE_NOT_BRIDGED.
-* ``Liquidated`` is **not bridged** (see ``docs/pipeline.md``): the exchange liquidates by
-  an insurance-fund takeover at the oracle price with a penalty and an insurance payment,
-  the rollup's Liquidate fills a liquidator's signed limit order. It raises
-  LIQUIDATION_NOT_BRIDGED instead of being approximated.
+  rollup then enforces its own conditions (TV < 0, the insurance fund's value cannot absorb
+  the deficit, StarkEx's fairness rule) and rejects the batch with its named reason if the
+  exchange's decision does not meet them. A deleverage whose collateral flows against the
+  side (the rollup's amounts are unsigned) raises DELEVERAGE_NOT_BRIDGED.
 * Account creation, order acceptance, resting, cancels, triggers, premium samples and
   market status have no rollup effect; the bridge only remembers keys and orders.
 
@@ -90,9 +92,11 @@ from starkperp.rollup.transactions import (
     Deposit,
     FundingIndexEntry,
     FundingTick,
+    InsuranceTakeover,
     LimitOrder,
     OraclePricesTick,
     SignedOraclePrice,
+    TakeoverClose,
     Trade,
     Transaction,
     Transfer,
@@ -106,6 +110,7 @@ __all__ = [
     "BridgeReason",
     "EventBridge",
     "compute_limit_order",
+    "compute_takeover",
     "compute_trade",
 ]
 
@@ -125,6 +130,7 @@ class BridgeReason(enum.Enum):
     FILL_OUTSIDE_SIGNED_LIMITS = 8
     PRICE_NOT_REPRESENTABLE = 9
     LIQUIDATION_NOT_BRIDGED = 10
+    """Retired: liquidations are bridged as InsuranceTakeover (kept so numbers stay)."""
     DELEVERAGE_NOT_BRIDGED = 11
     SIGNATURES_REQUIRED = 12
     NONCES_EXHAUSTED = 13
@@ -213,6 +219,33 @@ def compute_trade(fill: Fill, buy_order: LimitOrder, sell_order: LimitOrder) -> 
     raise BridgeError(
         BridgeReason.FILL_OUTSIDE_SIGNED_LIMITS,
         f"fill {fill.fill_id}: no split of the rounding remainder respects both orders",
+    )
+
+
+def compute_takeover(
+    event: Liquidated,
+    *,
+    position_id: PositionId,
+    get_asset_id: Callable[[str], AssetId],
+) -> InsuranceTakeover:
+    """Return the insurance takeover that moves every position exactly as ``event``.
+
+    Each exchange close (market, balance, collateral) becomes a close of the market's rollup
+    asset with the same signed balance and collateral; penalty and insurance payment are
+    carried unchanged.
+    """
+    return InsuranceTakeover(
+        liquidated_position_id=position_id,
+        closes=tuple(
+            TakeoverClose(
+                asset_id=get_asset_id(close.market),
+                balance=Quantity(close.balance),
+                collateral=Collateral(close.collateral),
+            )
+            for close in event.closes
+        ),
+        penalty=Collateral(event.penalty),
+        insurance_payment=Collateral(event.insurance_payment),
     )
 
 
@@ -346,9 +379,10 @@ class EventBridge:
         if isinstance(event, OraclePriceSet):
             return self._oracle_tick(event)
         if isinstance(event, Liquidated):
-            raise BridgeError(
-                BridgeReason.LIQUIDATION_NOT_BRIDGED,
-                f"account {event.account_id}: insurance-fund takeover has no rollup form yet",
+            return compute_takeover(
+                event,
+                position_id=self._position_id(event.account_id),
+                get_asset_id=lambda market: self._asset(market)[1].asset_id,
             )
         if isinstance(event, Deleveraged):
             return self._deleverage(event)

@@ -35,6 +35,11 @@ from starkperp.rollup.transactions.funding_tick import (
     FundingTick,
     apply_funding_tick,
 )
+from starkperp.rollup.transactions.insurance_takeover import (
+    InsuranceTakeover,
+    TakeoverClose,
+    apply_insurance_takeover,
+)
 from starkperp.rollup.transactions.limit_order import LimitOrder, compute_order_hash
 from starkperp.rollup.transactions.liquidate import Liquidate, apply_liquidate
 from starkperp.rollup.transactions.oracle_prices_tick import (
@@ -58,6 +63,7 @@ __all__ = [
     "ForcedWithdrawal",
     "FundingIndexEntry",
     "FundingTick",
+    "InsuranceTakeover",
     "LimitOrder",
     "Liquidate",
     "OraclePricesTick",
@@ -65,6 +71,7 @@ __all__ = [
     "SignedMessage",
     "SignedOraclePrice",
     "StateView",
+    "TakeoverClose",
     "Trade",
     "Transaction",
     "Transfer",
@@ -82,6 +89,7 @@ Transaction = (
     | ConditionalTransfer
     | Trade
     | Liquidate
+    | InsuranceTakeover
     | Deleverage
     | FundingTick
     | OraclePricesTick
@@ -96,6 +104,7 @@ _APPLY: dict[type, Callable[[StateView, Any], TxEffect]] = {
     ConditionalTransfer: apply_conditional_transfer,
     Trade: apply_trade,
     Liquidate: apply_liquidate,
+    InsuranceTakeover: apply_insurance_takeover,
     Deleverage: apply_deleverage,
     FundingTick: apply_funding_tick,
     OraclePricesTick: apply_oracle_prices_tick,

@@ -9,17 +9,25 @@ effect only when the whole transaction succeeded, so a rejection changes nothing
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from starkperp.rollup.config import RollupConfig
 from starkperp.rollup.errors import Reason, TransactionRejected
 from starkperp.rollup.messages import Signature
-from starkperp.rollup.position import PositionUpdate, compute_position_update
+from starkperp.rollup.position import (
+    PositionUpdate,
+    apply_funding,
+    compute_position_update,
+    normalize_position,
+    validate_transition,
+)
 from starkperp.rollup.quantities import (
     AMOUNT_UPPER_BOUND,
     NONCE_UPPER_BOUND,
     ORDER_AMOUNT_UPPER_BOUND,
     OrderKey,
+    is_balance,
 )
 from starkperp.rollup.state import GlobalState, OrderLeaf, Position, StateReader
 
@@ -33,6 +41,7 @@ __all__ = [
     "WithdrawalSettlement",
     "update_order_fulfillment",
     "update_position",
+    "update_position_assets",
     "validate_amount",
     "validate_expiration",
     "validate_nonce",
@@ -228,6 +237,43 @@ def update_position(
         synthetic_delta=synthetic_delta,
         check_validity=check_validity,
     )
+    view.positions[position_id] = update.after
+    view.position_steps.append(update)
+    return update
+
+
+def update_position_assets(
+    view: StateView,
+    position_id: int,
+    *,
+    collateral_delta: int,
+    synthetic_deltas: Sequence[tuple[int, int]],
+    check_validity: bool = True,
+) -> PositionUpdate:
+    """Fund one position, change its collateral and several synthetic balances at once.
+
+    The validity rule (when ``check_validity``) judges the whole change, never a partial
+    one; ``synthetic_deltas`` are ``(asset_id, delta)`` pairs on distinct assets (the caller
+    checks distinctness). The owner key is left as it is. One step is recorded.
+    """
+    config = view.config
+    global_state = view.global_state
+    before = view.get_position(position_id)
+    funded = apply_funding(before, global_state)
+    collateral = funded.collateral + collateral_delta
+    if not is_balance(collateral):
+        raise TransactionRejected(Reason.BALANCE_OUT_OF_RANGE, "collateral")
+    after = funded.with_collateral(collateral)
+    for asset_id, delta in synthetic_deltas:
+        slot = config.get_asset_slot(asset_id)
+        balance = after.assets[slot].balance + delta
+        if not is_balance(balance):
+            raise TransactionRejected(Reason.BALANCE_OUT_OF_RANGE, "synthetic balance")
+        after = after.with_balance(slot, balance)
+    if check_validity:
+        validate_transition(after, funded, config, global_state)
+    after = normalize_position(after, global_state)
+    update = PositionUpdate(position_id=position_id, before=before, funded=funded, after=after)
     view.positions[position_id] = update.after
     view.position_steps.append(update)
     return update

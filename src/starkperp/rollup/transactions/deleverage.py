@@ -1,9 +1,9 @@
 """Deleverage: close a bankrupt position (TV < 0) against a profitable opposite one.
 
-Allowed only when the deleveraged position's TV is negative and the insurance fund's
-collateral cannot cover the loss. The deleverager must only reduce its holdings; the
-deleveraged position must be left valid by the rule's "not worse" branch; and StarkEx's
-fairness check requires the price to be the best possible for the deleverager: one quantum
+Allowed only when the deleveraged position's TV is negative and the insurance fund's total
+value cannot cover the loss (:func:`is_insurance_able_to_absorb`). The deleverager must only
+reduce its holdings; the deleveraged position must be left valid by the rule's "not worse"
+branch; and StarkEx's fairness check requires the price to be the best possible for the deleverager: one quantum
 less collateral to the deleveraged position would have made its TV/TR ratio worse.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from starkperp.rollup.errors import Reason, TransactionRejected
-from starkperp.rollup.position import compute_status, is_deleveragable
+from starkperp.rollup.position import apply_funding, compute_status, is_deleveragable
 from starkperp.rollup.quantities import FXP_32_ONE, AssetId, Collateral, PositionId, Quantity
 from starkperp.rollup.transactions.common import (
     StateView,
@@ -21,7 +21,7 @@ from starkperp.rollup.transactions.common import (
     validate_amount,
 )
 
-__all__ = ["Deleverage", "apply_deleverage"]
+__all__ = ["Deleverage", "apply_deleverage", "is_insurance_able_to_absorb"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,6 +34,20 @@ class Deleverage:
     amount_synthetic: Quantity
     amount_collateral: Collateral
     deleverager_is_buying_synthetic: bool
+
+
+def is_insurance_able_to_absorb(view: StateView, tv: int) -> bool:
+    """Return whether the insurance fund's value covers a deficit of ``-tv`` (TV x 2^32).
+
+    Judged before the transaction, in whole quanta: the fund's total value at the current
+    prices and funding (rounded down) against the deficit (rounded up). A fund holding
+    balances it took over is worth their value, not only its collateral; the exchange
+    deleverages exactly when this is false (after the fund paid what it could).
+    """
+    config = view.config
+    fund = apply_funding(view.base.get_position(config.insurance_position_id), view.global_state)
+    fund_tv = compute_status(fund, config, view.global_state).tv
+    return fund_tv // FXP_32_ONE >= -(tv // FXP_32_ONE)
 
 
 def apply_deleverage(view: StateView, tx: Deleverage) -> TxEffect:
@@ -67,8 +81,7 @@ def apply_deleverage(view: StateView, tx: Deleverage) -> TxEffect:
     initial = compute_status(deleveraged.funded, config, view.global_state)
     if not is_deleveragable(initial):
         raise TransactionRejected(Reason.UNDELEVERAGABLE_POSITION)
-    insurance = view.base.get_position(config.insurance_position_id)
-    if insurance.collateral * FXP_32_ONE >= -initial.tv:
+    if is_insurance_able_to_absorb(view, initial.tv):
         raise TransactionRejected(Reason.INSURANCE_FUND_CAN_ABSORB)
     updated = compute_status(deleveraged.after, config, view.global_state)
     if (updated.tv - FXP_32_ONE) * initial.tr + 1 > initial.tv * updated.tr:
