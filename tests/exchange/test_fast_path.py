@@ -11,6 +11,7 @@ step.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 
 from hypothesis import HealthCheck, given, settings
 
@@ -47,13 +48,26 @@ _HOSTILE = (
 )
 
 
+def _settlement_key(order: Order, public_key: int | None) -> int:
+    """A toy settlement key with 32 values, so that ORDER_KEY_TAKEN happens too."""
+    return hashlib.sha256(order.client_id.encode()).digest()[0] % 32
+
+
 class _Pair:
     """The same operations on a fast exchange and a reference exchange, compared."""
 
     def __init__(self) -> None:
         self.clock = ManualClock(START)
-        self.fast = Exchange(minimal(), clock=self.clock, require_signatures=False)
-        self.ref = Exchange(minimal(), clock=self.clock, require_signatures=False, reference=True)
+        self.fast = Exchange(
+            minimal(), clock=self.clock, require_signatures=False, order_key=_settlement_key
+        )
+        self.ref = Exchange(
+            minimal(),
+            clock=self.clock,
+            require_signatures=False,
+            reference=True,
+            order_key=_settlement_key,
+        )
         self.both = (self.fast, self.ref)
         self.placed: list[Order] = []
 

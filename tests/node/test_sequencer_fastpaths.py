@@ -9,6 +9,8 @@
 * The signature pool keeps at most one chunk per worker in flight; what arrives meanwhile
   leaves together in the next chunks.
 * The cached view text (times, prices, sizes, USDC amounts) is the text the formulas give.
+* :func:`compute_order_key` (a cached hash-chain prefix) gives the rollup's own order key of
+  the limit order the bridge derives; the pool's workers compute it with the signature check.
 """
 
 from __future__ import annotations
@@ -42,13 +44,21 @@ from starkperp.exchange.model import (
 from starkperp.exchange.signing import sign_exchange_order
 from starkperp.node import codec, views
 from starkperp.node import config as node_config
+from starkperp.node.bridge import compute_limit_order
 from starkperp.node.sequencer import (
+    OrderKeyRule,
     SignaturePool,
     _order_from_wire,
+    compute_order_key,
+    get_order_key_rule,
     pack_signature_jobs,
     verify_order_signatures,
     verify_packed_order_signatures,
+    verify_packed_orders_with_keys,
 )
+from starkperp.node.settlement import get_rollup_config
+from starkperp.rollup.quantities import PublicKey
+from starkperp.rollup.transactions.limit_order import compute_order_hash as compute_message_hash_of
 from tests.node.test_codec import EVENTS, ORDER
 
 KEY = StarkPrivateKey(0x5EED)
@@ -209,3 +219,69 @@ def test_pool_keeps_one_chunk_per_worker_in_flight(monkeypatch: pytest.MonkeyPat
     assert answers == [True] * 17 + [False] + [True] * 12
     assert peak == 2
     assert sizes == [5, 5, 10, 10]
+
+
+# ---- rollup order keys ----------------------------------------------------------------------
+
+
+def _key_rule(depth: int = 61) -> OrderKeyRule:
+    exchange = node_config.minimal("unused").exchange
+    return dataclasses.replace(
+        get_order_key_rule(exchange, get_rollup_config("minimal")), orders_depth=depth
+    )
+
+
+def test_order_key_matches_the_rollup_message_hash() -> None:
+    """The cached-prefix chain gives the rollup's own key of the bridged limit order."""
+    market = _market()
+    rule = _key_rule()
+    asset_id = dict(rule.asset_ids)[market.market]
+    for i in range(12):
+        order = dataclasses.replace(
+            _signed(market, f"k{i}"),
+            account_id=AccountId(100 + i % 3),
+            side=Side.BUY if i % 2 else Side.SELL,
+            size=quantity_from_human(market, str(Decimal("0.001") * (i + 1))),
+            limit_fee=i * 300,
+            expiration=Timestamp(1_800_000_000 + i * 1_000),
+        )
+        limit = compute_limit_order(order, market, asset_id=asset_id, public_key=PublicKey(PUBLIC))
+        expected = compute_message_hash_of(limit) % 2**61
+        assert compute_order_key(rule, order, market) == expected
+    assert compute_order_key(rule, dataclasses.replace(ORDER, market="DOGE-USD"), market) is None
+
+
+def test_packed_verification_with_keys() -> None:
+    market = _market()
+    rule = _key_rule()
+    good = _signed(market, "kg")
+    bad = dataclasses.replace(good, signature=OrderSignature(r=1, s=2))
+    packed = pack_signature_jobs([(good, market, PUBLIC, 1), (bad, market, PUBLIC, 1)])
+    verdicts, keys = verify_packed_orders_with_keys(packed, rule)
+    assert verdicts == verify_packed_order_signatures(packed) == bytes([1, 0])
+    assert keys == [compute_order_key(rule, good, market), None]
+
+
+def test_pool_hands_the_workers_keys_to_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    pool = SignaturePool(workers=1)
+    monkeypatch.setattr(SignaturePool, "is_running", property(lambda self: True))
+    pool.order_key_rule = _key_rule()
+    market = _market()
+    order = _signed(market, "kp")
+
+    async def run() -> bool:
+        loop = asyncio.get_running_loop()
+
+        def inline(executor: object, fn: Any, *args: Any) -> asyncio.Future[Any]:
+            future = loop.create_future()  # the worker task, run in this process
+            future.set_result(fn(*args))
+            return future
+
+        monkeypatch.setattr(loop, "run_in_executor", inline)
+        pool._executor = object()  # type: ignore[assignment]
+        return await pool.verify((order, market, PUBLIC, 1))
+
+    assert asyncio.run(run()) is True
+    assert pool.take_order_key(order) == compute_order_key(pool.order_key_rule, order, market)
+    assert pool.take_order_key(order) is None  # taken once
+    pool._executor = None

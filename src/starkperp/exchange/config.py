@@ -85,11 +85,20 @@ class ExchangeConfig:
     network_id: int = 1
     trade_history: int = 10_000
     """How many fills per market the exchange keeps for ``get_trades``."""
-    book_delta_history: int = 100_000
-    order_history: int = 100_000
+    account_fill_history: int = 100
+    """How many recent fills per account ``get_fills`` returns (the node serves an account's
+    fills from its own tables; a per-account window of the market's size would hold up to
+    that many fills for every active account)."""
+    book_delta_history: int = 10_000
+    """How many book changes per market ``get_book_deltas`` can return. The WebSocket feed
+    only needs the changes between two commits it publishes (a client that falls further
+    behind gets a fresh snapshot), so a small window keeps memory flat."""
+    order_history: int = 10_000
     """How many finished (filled or canceled) orders ``Exchange.orders`` keeps; open and
-    untriggered orders are always kept. The oldest finished ones are forgotten first (the
-    node serves order history from its own tables); their client ids stay taken."""
+    untriggered orders are always kept, and so are orders that finished at the current
+    time. The oldest finished ones are forgotten first (the node serves order history
+    from its own tables). A forgotten order's client id stays taken until its signed
+    expiry has passed (``starkperp.exchange.retention``), then it is forgotten too."""
 
     def __post_init__(self) -> None:
         if not self.markets:
@@ -105,7 +114,15 @@ class ExchangeConfig:
         for tier in self.fee_tiers:
             if not 0 <= tier.maker_fee <= tier.taker_fee < 10**6:
                 raise ValueError("need 0 <= maker fee <= taker fee < 100 %")
-        if self.order_history <= 0 or self.trade_history <= 0 or self.book_delta_history <= 0:
+        if (
+            min(
+                self.order_history,
+                self.trade_history,
+                self.book_delta_history,
+                self.account_fill_history,
+            )
+            <= 0
+        ):
             raise ValueError("history sizes must be positive")
         if self.funding_interval <= 0 or self.premium_sample_interval <= 0:
             raise ValueError("intervals must be positive")

@@ -114,6 +114,12 @@ from starkperp.exchange.model import (
     compute_fast_constructor,
 )
 from starkperp.exchange.oracle import PriceTick, compute_mark_price, validate_price_tick
+from starkperp.exchange.retention import (
+    CompactIntSet,
+    ExpiringIntSet,
+    compute_client_id_fingerprint,
+    compute_forget_time,
+)
 from starkperp.exchange.risk import (
     OpenOrderTotals,
     compute_liquidation_price,
@@ -288,6 +294,7 @@ class Exchange:
         require_signatures: bool = True,
         record_events: bool = True,
         reference: bool = False,
+        order_key: Callable[[Order, int | None], int | None] | None = None,
     ) -> None:
         """Create an empty exchange: the system accounts exist, no prices, no orders.
 
@@ -297,6 +304,10 @@ class Exchange:
         ``reference=True`` runs every request through the readable general path and applies
         every event through :meth:`apply_event` (tests check that the default fast path
         emits the same events and reaches the same state).
+        ``order_key(order, account_public_key)`` returns an order's settlement key (a
+        settling node: the rollup order-tree key of the order's message) or None; with it,
+        an order whose key another order holds is refused (``ORDER_KEY_TAKEN``). Default
+        None: no keys (a node that does not settle). The attribute may be set later.
         """
         self.config = config if config is not None else default()
         self.clock: Callable[[], int] = clock if clock is not None else ManualClock()
@@ -324,13 +335,21 @@ class Exchange:
         }
         self._finished: deque[int] = deque()  # finished order ids, oldest first
         self._order_history = self.config.order_history
-        self._expiry: list[int] = []  # heap of distinct expiration times
-        self._expiring: dict[int, list[int]] = {}  # expiration -> order ids
+        # client ids of forgotten finished orders whose signed expiry has not passed yet
+        self._spent_client_ids = ExpiringIntSet()
+        # settlement keys: open orders' reservations, and keys of orders ever filled
+        self.order_key = order_key
+        self._order_key_holders: dict[int, int] = {}  # key -> open order id
+        self._order_keys: dict[int, int] = {}  # open order id -> key
+        self._filled_order_keys = CompactIntSet()
+        self._last_order_key: tuple[Order | None, int | None] = (None, None)
+        self._expiry: list[int] = []  # heap of expiration times (may hold stale ones)
+        self._expiring: dict[int, dict[int, None]] = {}  # expiration -> open order ids
         self.now = 0
         self.next_order_id = 1
         self.next_fill_id = 1
         self.next_account_id = int(self.config.first_trader_account_id)
-        self._fill_history = self.config.trade_history
+        self._fill_history = self.config.account_fill_history
         for account_id, kind in (
             (self.config.insurance_fund_account_id, AccountKind.INSURANCE_FUND),
             (self.config.fee_account_id, _FEE),
@@ -513,6 +532,8 @@ class Exchange:
         existing = account.client_orders.get(client_id)
         if existing is not None:
             return self._resend(order, existing)
+        if self._spent_client_ids and self._is_client_id_spent(account_id, client_id):
+            raise ExchangeError(Reason.DUPLICATE_CLIENT_ID, f"client id {client_id!r}")
         hot = self._hot.get(market)
         if (
             hot is None
@@ -592,15 +613,21 @@ class Exchange:
             reason = self._check_open_order_margin(account, config, is_buy, size, price)
             if reason is not None:
                 raise ExchangeError(reason, "open orders would over-commit the margin")
+        order_key = None if self.order_key is None else self._check_order_key(order, account)
         # -- decided: apply OrderAccepted (and the fills, and OrderOpened) --------------
         order_id = self.next_order_id
         actions = self._plan(order, size, account, config, now, taker_rate)[0] if crosses else []
-        accepted = _new_order_accepted(time=now, order_id=order_id, order=order)
+        accepted = _new_order_accepted(
+            time=now, order_id=order_id, order=order, order_key=order_key
+        )
         # _apply_order_accepted, inlined (the id is the engine's own counter: an OrderId)
         record = BookOrder(order_id, order, now)  # type: ignore[arg-type]
         self.orders[order_id] = record
         self.next_order_id = order_id + 1
         account.client_orders[client_id] = order_id
+        if order_key is not None:
+            self._order_key_holders[order_key] = order_id
+            self._order_keys[order_id] = order_key
         account.open_orders[order_id] = record
         self.now = now
         if self.record_events:
@@ -622,10 +649,10 @@ class Exchange:
                 totals[3] += value
             bucket = self._expiring.get(expiration)  # _schedule_expiry, inlined
             if bucket is None:
-                self._expiring[expiration] = [order_id]
+                self._expiring[expiration] = {order_id: None}
                 heapq.heappush(self._expiry, expiration)
             else:
-                bucket.append(order_id)
+                bucket[order_id] = None
             if self.record_events:
                 self.events.append(opened)
             ack = _new_order_ack(
@@ -653,8 +680,11 @@ class Exchange:
         """Place an order through the general path (every order type; the reference)."""
         market, taker_rate = self._validate_order(order, account, now, signature_verified)
         if _is_conditional(order.order_type):
+            order_key = self._check_order_key(order, account)
             order_id = self.next_order_id
-            self._emit(_new_order_accepted(time=now, order_id=order_id, order=order))
+            self._emit(
+                _new_order_accepted(time=now, order_id=order_id, order=order, order_key=order_key)
+            )
             record = self.orders[order_id]
             record.ack = self._build_ack(record, ())
             if self._is_triggered(record, self.oracle_prices[order.market]):
@@ -675,8 +705,11 @@ class Exchange:
             actions, filled = [], 0
         if filled < order.size and order.time_in_force is _FOK:
             raise ExchangeError(Reason.FOK_NOT_FILLABLE, f"only {filled} of {order.size} fill")
+        order_key = self._check_order_key(order, account)
         order_id = self.next_order_id
-        self._emit(_new_order_accepted(time=now, order_id=order_id, order=order))
+        self._emit(
+            _new_order_accepted(time=now, order_id=order_id, order=order, order_key=order_key)
+        )
         record = self.orders[order_id]
         record.ack = self._execute(record, actions, now)
         return record.ack
@@ -754,7 +787,9 @@ class Exchange:
             raise ExchangeError(Reason.ORDER_NOT_OPEN, f"order {order_id} is {record.status.value}")
         _validate_field_types(new_order)
         account = self._get_trader(new_order.account_id)
-        if new_order.client_id in account.client_orders:
+        if new_order.client_id in account.client_orders or self._is_client_id_spent(
+            account.account_id, new_order.client_id
+        ):
             raise ExchangeError(Reason.DUPLICATE_CLIENT_ID, f"client id {new_order.client_id!r}")
         market, rate = self._validate_order(new_order, account, now, signature_verified)
         if not _is_conditional(new_order.order_type):
@@ -763,6 +798,7 @@ class Exchange:
             _, filled = self._plan(new_order, new_order.size, account, market, now, rate)
             if new_order.time_in_force is _FOK and filled < new_order.size:
                 raise ExchangeError(Reason.FOK_NOT_FILLABLE, "the new order cannot fill")
+        self._check_order_key(new_order, account)
         self._cancel(record, _REPLACED, now)
         # The signature was verified by _validate_order just above.
         return self.place_order(new_order, signature_verified=True)
@@ -1278,6 +1314,9 @@ class Exchange:
             tuple(sorted((m, tuple(s)) for m, s in self.premium_samples.items())),
             tuple(sorted(self.funding_period.items())),
             tuple(sorted((m, c.status.value) for m, c in self.markets.items())),
+            self._spent_client_ids.get_entries(),
+            tuple(sorted(self._order_key_holders.items())),
+            tuple(sorted(self._filled_order_keys)),
         )
         return hashlib.sha256(repr(state).encode()).digest()
 
@@ -1320,6 +1359,9 @@ class Exchange:
         account = self.accounts[order.account_id]
         account.client_orders[order.client_id] = e.order_id
         account.open_orders[e.order_id] = record
+        if e.order_key is not None:
+            self._order_key_holders[e.order_key] = e.order_id
+            self._order_keys[e.order_id] = e.order_key
         if _is_conditional(order.order_type):
             record.status = _UNTRIGGERED
             self._conditional[order.market][e.order_id] = record
@@ -1336,10 +1378,23 @@ class Exchange:
     def _schedule_expiry(self, expiration: int, order_id: int) -> None:
         bucket = self._expiring.get(expiration)
         if bucket is None:
-            self._expiring[expiration] = [order_id]
+            self._expiring[expiration] = {order_id: None}
             heapq.heappush(self._expiry, expiration)
         else:
-            bucket.append(order_id)
+            bucket[order_id] = None
+
+    def _unschedule_expiry(self, expiration: int, order_id: int) -> None:
+        """Drop a finished order from the expiry schedule (nothing is kept per dead order)."""
+        expiring = self._expiring
+        bucket = expiring.get(expiration)
+        if bucket is None or bucket.pop(order_id, 0) is not None:
+            return
+        if not bucket:
+            del expiring[expiration]
+            heap = self._expiry  # stale times stay in the heap; rebuilt when they dominate
+            if len(heap) > 2 * len(expiring) + 64:
+                heap[:] = expiring
+                heapq.heapify(heap)
 
     def _apply_order_canceled(self, e: OrderCanceled) -> None:
         order_id = e.order_id
@@ -1353,17 +1408,77 @@ class Exchange:
         record.cancel_reason = e.reason
         record.updated_at = e.time
         self.accounts[record.account_id].open_orders.pop(order_id, None)
-        finished = self._finished  # _retire, inlined
+        self._unschedule_expiry(record.order.expiration, order_id)
+        if self._order_keys:
+            self._release_order_key(record)
+        finished = self._finished  # the order joins the finished window
         finished.append(order_id)
         if len(finished) > self._order_history:
-            del self.orders[finished.popleft()]
+            self._forget_finished(e.time)
 
-    def _retire(self, order_id: int) -> None:
-        """Remember a finished order; forget the oldest beyond ``config.order_history``."""
+    def _forget_finished(self, now: int) -> None:
+        """Forget the oldest finished orders beyond the window, then sweep due client ids.
+
+        Orders that finished at ``now`` are kept even beyond the window, so whatever finished
+        in the current instant (a huge ``cancel_all``, an expiry sweep) stays readable by
+        the command's caller. A forgotten order's client id leaves ``client_orders``; until
+        its signed expiry has passed (:func:`compute_forget_time`) it stays taken as a
+        fingerprint. Runs in event handlers only, so replay repeats it exactly.
+        """
         finished = self._finished
-        finished.append(order_id)
-        if len(finished) > self._order_history:
-            del self.orders[finished.popleft()]
+        orders = self.orders
+        accounts = self.accounts
+        history = self._order_history
+        spent = self._spent_client_ids
+        while len(finished) > history:
+            record = orders[finished[0]]
+            if record.updated_at >= now:
+                break
+            finished.popleft()
+            order_id = record.order_id
+            del orders[order_id]
+            order = record.order
+            client_orders = accounts[record.account_id].client_orders
+            client_id = order.client_id
+            if client_orders.get(client_id) == order_id:
+                del client_orders[client_id]
+                forget = compute_forget_time(order.expiration)
+                if forget > now:
+                    spent.add(compute_client_id_fingerprint(record.account_id, client_id), forget)
+        due = spent.next_expiry
+        if due is not None and due <= now:
+            spent.expire(now)
+
+    def _check_order_key(self, order: Order, account: AccountState) -> int | None:
+        """Return the order's settlement key; refuse it if another order holds the key.
+
+        A key is held by an open (or untriggered) order, and for good by every order that
+        was ever filled (its leaf exists in the rollup's order tree). None without a key
+        function. The last key computed is remembered, so a cancel-replace computes once.
+        """
+        compute = self.order_key
+        if compute is None:
+            return None
+        last_order, last_key = self._last_order_key
+        key = last_key if last_order is order else compute(order, account.public_key)
+        self._last_order_key = (order, key)
+        if key is not None and (key in self._order_key_holders or key in self._filled_order_keys):
+            raise ExchangeError(
+                Reason.ORDER_KEY_TAKEN,
+                f"the order's settlement key {key} is taken: choose another client id",
+            )
+        return key
+
+    def _release_order_key(self, record: BookOrder) -> None:
+        """Free a finished order's key reservation (a filled key stays held)."""
+        key = self._order_keys.pop(record.order_id, None)
+        if key is not None and self._order_key_holders.get(key) == record.order_id:
+            del self._order_key_holders[key]
+
+    def _is_client_id_spent(self, account_id: int, client_id: str) -> bool:
+        """Tell whether a forgotten order still holds this client id (signed expiry ahead)."""
+        spent = self._spent_client_ids
+        return bool(spent) and compute_client_id_fingerprint(account_id, client_id) in spent
 
     def _apply_order_triggered(self, e: OrderTriggered) -> None:
         record = self.orders[e.order_id]
@@ -1452,6 +1567,12 @@ class Exchange:
             self.books[market].reduce(maker, q)
         finished = self._finished
         order_history = self._order_history
+        order_keys = self._order_keys
+        if order_keys:  # a filled order's key is held for good (its rollup leaf exists)
+            for order_id in (maker.order_id, taker.order_id):
+                key = order_keys.get(order_id)
+                if key is not None:
+                    self._filled_order_keys.add(key)
         for record in (maker, taker):
             remaining = record.remaining - q
             record.remaining = remaining
@@ -1461,9 +1582,12 @@ class Exchange:
                 record.status = _FILLED
                 order_id = record.order_id
                 accounts[record.account_id].open_orders.pop(order_id, None)
-                finished.append(order_id)  # _retire, inlined
+                self._unschedule_expiry(record.order.expiration, order_id)
+                if order_keys:
+                    self._release_order_key(record)
+                finished.append(order_id)
                 if len(finished) > order_history:
-                    del self.orders[finished.popleft()]
+                    self._forget_finished(time)
         self.trades[market].append(f)
         self.next_fill_id = f.fill_id + 1
 
@@ -2249,7 +2373,7 @@ class Exchange:
         expired: list[OrderId] = []
         while heap and heap[0] <= now:
             expiration = heapq.heappop(heap)
-            for order_id in self._expiring.pop(expiration):
+            for order_id in self._expiring.pop(expiration, ()):
                 record = self.orders.get(order_id)  # None: finished and forgotten
                 if record is not None and record.status in (_OPEN, _UNTRIGGERED):
                     self._cancel(record, _EXPIRED, now)

@@ -54,6 +54,9 @@ class Reason(enum.IntEnum):
     TIME_WENT_BACKWARDS = 37
     SYSTEM_ACCOUNT = 38
     NO_LIQUIDITY = 39
+    ORDER_KEY_TAKEN = 40
+    """The order's settlement key (the rollup order-tree key of its message) is held by
+    another order, open or ever filled: choose another client id."""
 
 
 class ExchangeError(StarkPerpError):

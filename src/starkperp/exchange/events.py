@@ -101,11 +101,17 @@ class Transferred:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderAccepted:
-    """An order passed every check and got its id (it is not resting yet)."""
+    """An order passed every check and got its id (it is not resting yet).
+
+    ``order_key`` is the order's settlement key when the exchange was given a key
+    function (a settling node: the rollup order-tree key), recorded so that a replay
+    rebuilds the key reservations without recomputing any hash.
+    """
 
     time: Timestamp
     order_id: OrderId
     order: Order
+    order_key: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

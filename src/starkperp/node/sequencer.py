@@ -15,6 +15,16 @@ Verifying a STARK signature costs milliseconds, so it does not happen on the seq
 thread: :class:`SignaturePool` checks order signatures in worker processes (batched per
 event-loop turn) *before* the order is sequenced, and the engine is then told
 ``signature_verified=True``. When the pool is not running the engine verifies inline.
+
+A settling node also refuses an order whose **rollup order key** is taken
+(:meth:`Sequencer.use_order_keys`): AIR v4 stores an order's leaf at its rollup message hash
+mod ``2^orders_depth``, and two different orders on one leaf would halt settlement
+(``ORDER_ID_COLLISION``). :func:`compute_order_key` derives the key from the limit order the
+bridge builds (:func:`starkperp.node.bridge.compute_limit_order`); its Pedersen chain costs
+about as much as a signature check, so the pool's workers compute it with the check and the
+engine takes it from :meth:`SignaturePool.take_order_key` (inline only when the pool did not
+see the order). The key is recorded in the order's ``OrderAccepted`` event, so recovery
+rebuilds the reservations without hashing.
 """
 
 from __future__ import annotations
@@ -25,8 +35,9 @@ import multiprocessing
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from starkperp.exchange.config import ExchangeConfig
 from starkperp.exchange.engine import Exchange
 from starkperp.exchange.events import Event
 from starkperp.exchange.markets import MarketConfig
@@ -38,13 +49,20 @@ from starkperp.node.workers import exit_when_orphaned
 
 __all__ = [
     "Committed",
+    "OrderKeyRule",
     "Sequencer",
     "SignatureJob",
     "SignaturePool",
+    "compute_order_key",
+    "get_order_key_rule",
     "pack_signature_jobs",
     "verify_order_signatures",
     "verify_packed_order_signatures",
+    "verify_packed_orders_with_keys",
 ]
+
+if TYPE_CHECKING:
+    from starkperp.rollup.config import RollupConfig
 
 T = TypeVar("T")
 
@@ -113,6 +131,30 @@ class Sequencer:
         if self._task is not None:
             await self._task
             self._task = None
+
+    def use_order_keys(self, rule: OrderKeyRule | None, pool: SignaturePool | None = None) -> None:
+        """Refuse orders whose rollup order key another order holds (None: stop refusing).
+
+        Installs the engine's key function: the key the signature ``pool`` computed with
+        the signature check if it did, else :func:`compute_order_key` inline. A node that
+        settles calls this after recovery; one that does not, never.
+        """
+        if pool is not None:
+            pool.order_key_rule = rule
+        if rule is None:
+            self.exchange.order_key = None
+            return
+        exchange = self.exchange
+
+        def order_key(order: Order, public_key: int | None) -> int | None:
+            if pool is not None:
+                key = pool.take_order_key(order)
+                if key is not None:
+                    return key
+            market = exchange.markets.get(order.market)
+            return None if market is None else compute_order_key(rule, order, market)
+
+        exchange.order_key = order_key
 
     # ---- commands --------------------------------------------------------------------
 
@@ -234,6 +276,81 @@ class Sequencer:
             listener(committed)
 
 
+# ---- rollup order keys ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderKeyRule:
+    """What a node needs to derive an order's rollup order-tree key (picklable).
+
+    ``asset_ids`` maps each bridged market to its rollup synthetic asset id (the markets
+    whose asset the rollup lists with the same resolution, as the bridge matches them).
+    """
+
+    orders_depth: int
+    asset_ids: tuple[tuple[str, int], ...]
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.orders_depth <= 251:
+            raise ValueError("orders_depth must be within 1..251")
+
+
+def get_order_key_rule(
+    exchange_config: ExchangeConfig, rollup_config: RollupConfig
+) -> OrderKeyRule:
+    """Return the key rule of a node that settles ``exchange_config`` under ``rollup_config``."""
+    by_name = {a.name: a for a in rollup_config.assets}
+    pairs = []
+    for market in exchange_config.markets:
+        asset = by_name.get(market.asset)
+        if asset is not None and asset.resolution == market.resolution:
+            pairs.append((str(market.market), int(asset.asset_id)))
+    return OrderKeyRule(orders_depth=rollup_config.orders_depth, asset_ids=tuple(pairs))
+
+
+_PREFIXES: dict[tuple[int, int], int] = {}
+
+
+def compute_order_key(rule: OrderKeyRule, order: Order, market: MarketConfig) -> int | None:
+    """Return the order's rollup order-tree key, or None if its market is not bridged.
+
+    The key is the rollup message hash of the limit order the bridge derives from the
+    exchange order (:func:`~starkperp.node.bridge.compute_limit_order`,
+    :func:`~starkperp.rollup.transactions.limit_order.compute_order_hash`) mod
+    ``2^orders_depth``. The hash chain's first three links (kind, position, asset) repeat
+    per account and market and are cached; ``tests/node/test_sequencer_fastpaths.py``
+    checks the result against the rollup's own functions. The public key is not hashed.
+    """
+    from fast_stark_crypto import pedersen_hash
+
+    from starkperp.node.bridge import compute_limit_order
+    from starkperp.rollup.messages import MessageKind
+    from starkperp.rollup.quantities import AssetId, PublicKey
+
+    asset_id = next((a for m, a in rule.asset_ids if m == order.market), None)
+    if asset_id is None:
+        return None
+    limit = compute_limit_order(order, market, asset_id=AssetId(asset_id), public_key=PublicKey(0))
+    prefix = _PREFIXES.get((limit.position_id, asset_id))
+    if prefix is None:
+        h = pedersen_hash(pedersen_hash(0, int(MessageKind.LIMIT_ORDER)), limit.position_id)
+        prefix = pedersen_hash(h, asset_id)
+        if len(_PREFIXES) >= 4096:
+            _PREFIXES.clear()
+        _PREFIXES[(limit.position_id, asset_id)] = prefix
+    h = prefix
+    for x in (
+        limit.amount_synthetic,
+        limit.amount_collateral,
+        limit.amount_fee,
+        int(limit.is_buying_synthetic),
+        limit.nonce,
+        limit.expiration_hours,
+    ):
+        h = pedersen_hash(h, x)
+    return int(pedersen_hash(h, 9)) % (1 << rule.orders_depth)
+
+
 # ---- signature verification pool ---------------------------------------------------------
 
 SignatureJob = tuple[Order, MarketConfig, int, int]
@@ -256,6 +373,8 @@ def verify_order_signatures(jobs: Sequence[SignatureJob]) -> list[bool]:
         results.append(ok is True)
     return results
 
+
+_MAX_REMEMBERED_KEYS = 4096
 
 PackedJobs = tuple[tuple[MarketConfig, ...], list[tuple[Any, ...]]]
 """Signature jobs as they travel to a worker: each market config once, each order flat."""
@@ -348,6 +467,24 @@ def verify_packed_order_signatures(packed: PackedJobs) -> bytes:
     return bytes(verdicts)
 
 
+def verify_packed_orders_with_keys(
+    packed: PackedJobs, rule: OrderKeyRule
+) -> tuple[bytes, list[int | None]]:
+    """Worker task: the verdicts, and the rollup order key of each order that verified."""
+    verdicts = verify_packed_order_signatures(packed)
+    configs, wires = packed
+    keys: list[int | None] = []
+    for ok, (index, _, _, wire) in zip(verdicts, wires):
+        key = None
+        if ok:
+            try:
+                key = compute_order_key(rule, _order_from_wire(wire), configs[index])
+            except Exception:  # the engine computes (or refuses) it itself
+                key = None
+        keys.append(key)
+    return verdicts, keys
+
+
 def _warm_worker() -> bool:
     """Import the verifier in a fresh worker so the first real batch pays no start-up."""
     import starkperp.exchange.signing  # noqa: F401
@@ -380,6 +517,28 @@ class SignaturePool:
         self._scheduled = False
         self._tail: asyncio.Task[None] | None = None  # the chunk delivered last
         self._in_flight = 0  # chunks sent to the workers and not answered yet
+        self.order_key_rule: OrderKeyRule | None = None
+        """When set, the workers also compute each verified order's rollup order key."""
+        self._order_keys: dict[Order, int] = {}  # verified order -> key, until taken
+
+    def take_order_key(self, order: Order) -> int | None:
+        """Return (and forget) the rollup order key a worker computed for ``order``."""
+        try:
+            return self._order_keys.pop(order, None)
+        except TypeError:  # an unhashable field: nothing was stored for it
+            return None
+
+    def _remember_order_keys(self, jobs: list[SignatureJob], keys: list[int | None]) -> None:
+        memo = self._order_keys
+        for job, key in zip(jobs, keys):
+            if key is None:
+                continue
+            try:
+                memo[job[0]] = key
+            except TypeError:
+                continue
+        while len(memo) > _MAX_REMEMBERED_KEYS:  # keys of orders refused before use
+            del memo[next(iter(memo))]
 
     @property
     def is_started(self) -> bool:
@@ -492,7 +651,16 @@ class SignaturePool:
                 raise concurrent.futures.BrokenExecutor("the pool stopped")
             loop = asyncio.get_running_loop()
             packed = pack_signature_jobs(jobs)
-            verdicts = await loop.run_in_executor(executor, verify_packed_order_signatures, packed)
+            rule = self.order_key_rule
+            if rule is None:
+                verdicts = await loop.run_in_executor(
+                    executor, verify_packed_order_signatures, packed
+                )
+            else:
+                verdicts, keys = await loop.run_in_executor(
+                    executor, verify_packed_orders_with_keys, packed, rule
+                )
+                self._remember_order_keys(jobs, keys)
             results = [bool(v) for v in verdicts]
         except Exception:  # pool broken or shut down: never lose an order, check inline
             if isinstance(self._executor, concurrent.futures.ProcessPoolExecutor) and (
