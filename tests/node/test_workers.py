@@ -10,7 +10,7 @@ import time
 
 _PARENT = """
 import os, sys
-from starkperp.node.workers import create_spawn_pool
+from starkperp.processes import create_spawn_pool
 if __name__ == "__main__":
     pool = create_spawn_pool(1)
     print(pool.submit(os.getpid).result(timeout=60), flush=True)

@@ -3,6 +3,9 @@ through whole proofs (identical proof bytes)."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -63,6 +66,36 @@ def test_mixed_expressions_match_reference(budget: int) -> None:
             expected, to_ext_vector(value, SIZE), np.uint64(alpha[0]), np.uint64(alpha[1])
         )
     assert np.array_equal(compiled, expected)
+
+
+def test_cold_kernels_compile_in_worker_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a fresh cache and constraints no other test compiles: every kernel starts cold
+    monkeypatch.setenv("STARKPERP_KERNEL_CACHE", str(tmp_path))
+    salt = int.from_bytes(os.urandom(7), "big")
+    exprs = [main_next(0) - main(1) * main(2) + salt, (main(0) + salt) ** 3 - main(1)]
+    constraints = compile_constraints(exprs, budget=5)
+    assert len(constraints._kernels) == 2
+    rng = np.random.default_rng(5)
+    main_lde = rng.integers(0, P, size=(3, SIZE), dtype=np.uint64)
+    alphas = [(1, 0), (0, 1)]
+    out = constraints.evaluate(
+        main=main_lde,
+        aux=None,
+        periodic=[],
+        public_inputs=[],
+        challenges=[],
+        alphas=alphas,
+        step=STEP,
+    )
+    # the worker processes compiled both kernels into the cache this process then loaded
+    assert all(sum(kernel.stats.cache_hits.values()) == 1 for kernel in constraints._kernels)
+    nxt = np.roll(main_lde, -STEP, axis=1).astype(object)
+    cur = main_lde.astype(object)
+    first = [(a - b * c + salt) % P for a, b, c in zip(nxt[0], cur[1], cur[2], strict=True)]
+    second = [((a + salt) ** 3 - b) % P for a, b in zip(cur[0], cur[1], strict=True)]
+    assert out[0].tolist() == first and out[1].tolist() == second
 
 
 def test_source_is_deterministic() -> None:

@@ -23,6 +23,7 @@ from starkperp.stark.expr import (
     main_next,
     periodic,
     public,
+    share_subexpressions,
     walk,
 )
 from tests.strategies.stark import exprs
@@ -88,3 +89,24 @@ def test_json_shape() -> None:
     assert expr_to_json(main_next(2) * 3) == ["mul", ["main", 2, 1], ["const", 3]]
     assert isinstance(expr_from_json(["pow", ["main", 0, 0], 3]), Pow)
     assert isinstance(expr_from_json(["mul", ["const", 1], ["const", 2]]), Mul)
+
+
+@given(exprs(), exprs())
+@settings(max_examples=50, deadline=None)
+def test_share_subexpressions_keeps_trees_and_shares_equal_nodes(a: object, b: object) -> None:
+    twice = [a, b, a * b, b * a]
+    shared = share_subexpressions(twice)  # type: ignore[arg-type]
+    assert shared == twice  # structurally the same trees
+    nodes = [node for root in shared for node in walk(root, set())]
+    by_value: dict[object, int] = {}
+    for node in nodes:
+        # equal sub-trees are one object after the pass
+        assert by_value.setdefault(node, id(node)) == id(node)  # type: ignore[call-overload]
+
+
+def test_share_subexpressions_merges_rebuilt_products() -> None:
+    first = periodic(0) * main(3)
+    second = periodic(0) * main(3)
+    assert first is not second
+    left, right = share_subexpressions([first + main(1), second - main(2)])
+    assert left.left is right.left  # type: ignore[attr-defined]

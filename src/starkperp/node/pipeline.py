@@ -31,7 +31,7 @@ from typing import Any
 from starkperp.errors import StarkPerpError
 from starkperp.l1.client import ZERO_ADDRESS, L1Client, encode_rollup_data
 from starkperp.l1.errors import L1Error
-from starkperp.node.workers import create_spawn_pool
+from starkperp.processes import create_spawn_pool
 from starkperp.rollup.air import prove_batch, verify_batch
 from starkperp.rollup.batch import BatchResult, execute_batch
 from starkperp.rollup.errors import RollupError

@@ -45,7 +45,7 @@ from starkperp.exchange.model import Order, OrderSignature, OrderType, Side, Tim
 from starkperp.node.codec import encode_event
 from starkperp.node.errors import NodeError, NodeReason
 from starkperp.node.log import LogEntry, LogStore, RowWrite
-from starkperp.node.workers import exit_when_orphaned
+from starkperp.processes import exit_when_orphaned
 
 __all__ = [
     "Committed",

@@ -25,12 +25,14 @@ import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numba
 import numpy as np
 
 from starkperp.crypto.keccak import keccak256
 from starkperp.field.goldilocks import P
+from starkperp.processes import create_spawn_pool
 from starkperp.stark.errors import InvalidAirError, StarkReason
 from starkperp.stark.expr import (
     Add,
@@ -46,6 +48,7 @@ from starkperp.stark.expr import (
     PublicInput,
     Sub,
     get_children,
+    share_subexpressions,
     walk,
 )
 
@@ -285,19 +288,29 @@ def _generate_kernel(name: str, exprs: Sequence[Expr], indices: Sequence[int]) -
             emitter.names[id(node)] = emitter.node(node)
     body = list(emitter.lines)
     # sum_c alpha_c * C_c as two unreduced 192-bit sums (acc_wide), reduced once per point;
-    # alphas[c] = (a0, a1, 7 * a1) and (a0 + a1 X)(v0 + v1 X) = a0 v0 + 7 a1 v1 + (a0 v1 + a1 v0) X
-    body += ["l0 = ZERO", "h0 = ZERO", "t0 = ZERO", "l1 = ZERO", "h1 = ZERO", "t1 = ZERO"]
+    # alphas[c] = (a0, a1, 7 * a1) and (a0 + a1 X)(v0 + v1 X) = a0 v0 + 7 a1 v1 + (a0 v1 + a1 v0) X.
+    # Every partial sum gets a fresh name: numba's SSA reconstruction scans the whole block for
+    # each redefinition of a variable, which made long kernels compile in quadratic time.
+    sums = {0: "ZERO, ZERO, ZERO", 1: "ZERO, ZERO, ZERO"}
+    counter = 0
+
+    def accumulate(part: int, alpha: str, value: str) -> None:
+        nonlocal counter
+        counter += 1
+        names = f"l{part}_{counter}, h{part}_{counter}, t{part}_{counter}"
+        body.append(f"{names} = acc_wide({sums[part]}, {alpha}, {value})")
+        sums[part] = names
+
     for c in indices:
         value = emitter.names[id(exprs[c])]
-        first = value[0]
-        body.append(f"l0, h0, t0 = acc_wide(l0, h0, t0, alphas[{c}, 0], {first})")
-        body.append(f"l1, h1, t1 = acc_wide(l1, h1, t1, alphas[{c}, 1], {first})")
+        accumulate(0, f"alphas[{c}, 0]", value[0])
+        accumulate(1, f"alphas[{c}, 1]", value[0])
         if len(value) == 2:
-            body.append(f"l0, h0, t0 = acc_wide(l0, h0, t0, alphas[{c}, 2], {value[1]})")
-            body.append(f"l1, h1, t1 = acc_wide(l1, h1, t1, alphas[{c}, 0], {value[1]})")
+            accumulate(0, f"alphas[{c}, 2]", value[1])
+            accumulate(1, f"alphas[{c}, 0]", value[1])
     body += [
-        "out[0, i] = kadd(out[0, i], reduce_wide(l0, h0, t0))",
-        "out[1, i] = kadd(out[1, i], reduce_wide(l1, h1, t1))",
+        f"out[0, i] = kadd(out[0, i], reduce_wide({sums[0]}))",
+        f"out[1, i] = kadd(out[1, i], reduce_wide({sums[1]}))",
     ]
     indented = "\n".join(f"        {line}" for line in body)
     function = (
@@ -305,9 +318,8 @@ def _generate_kernel(name: str, exprs: Sequence[Expr], indices: Sequence[int]) -
         + f"def {name}(main, aux, periodic, masks, pub, ch, alphas, step, out, start, stop):\n"
         + "    n = main.shape[1]\n"
         + "    for i in range(start, stop):\n"
-        + "        j = i + step\n"
-        + "        if j >= n:\n"
-        + "            j -= n\n"
+        + "        k = i + step\n"
+        + "        j = k - n * (k >= n)\n"
         + indented
         + "\n"
     )
@@ -323,6 +335,7 @@ def generate_source(exprs: Sequence[Expr], budget: int = MAX_NODES_PER_KERNEL) -
     for its share of the constraints to the extension element ``out[:, i]``; row c of
     ``alphas`` is ``(a0, a1, 7 * a1)`` for alpha_c = a0 + a1 X.
     """
+    exprs = share_subexpressions(exprs)
     constants = []
     functions = []
     names = []
@@ -351,15 +364,22 @@ def _cache_dir() -> Path:
 
 
 _LOADED: dict[str, tuple[Callable[..., None], ...]] = {}
+_MODULES: dict[str, tuple[str, str]] = {}
 
 
 class CompiledConstraints:
     """A compiled evaluator of a fixed list of transition constraints."""
 
-    __slots__ = ("_kernels", "n_constraints")
+    __slots__ = ("_kernels", "_module", "n_constraints")
 
-    def __init__(self, kernels: tuple[Callable[..., None], ...], n_constraints: int) -> None:
+    def __init__(
+        self,
+        kernels: tuple[Callable[..., None], ...],
+        n_constraints: int,
+        module: tuple[str, str] | None = None,
+    ) -> None:
         self._kernels = kernels
+        self._module = module
         self.n_constraints = n_constraints
 
     def evaluate(
@@ -399,6 +419,8 @@ class CompiledConstraints:
             step,
             out,
         )
+        if self._module is not None:
+            _compile_missing(self._kernels, self._module, arguments)
         # The kernels release the GIL; run slices of the domain on a thread per core.
         n_threads = max(1, min(numba.get_num_threads(), n // 4096))
         bounds = [n * t // n_threads for t in range(n_threads + 1)]
@@ -437,10 +459,75 @@ def compile_constraints(
             temporary.write_text(source)
             temporary.replace(path)
         module_name = f"starkperp_kernel_{digest}"
-        spec = importlib.util.spec_from_file_location(module_name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
+        module = _load_module(str(path), module_name)
         _LOADED[digest] = tuple(module.KERNELS)
-    return CompiledConstraints(_LOADED[digest], len(exprs))
+        _MODULES[digest] = (str(path), module_name)
+    return CompiledConstraints(_LOADED[digest], len(exprs), _MODULES[digest])
+
+
+def _load_module(path: str, module_name: str) -> Any:
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _compile_kernels(path: str, module_name: str, names: Sequence[str], types: tuple) -> None:
+    """Compile (into numba's on-disk cache) the named kernels of a generated module."""
+    module = _load_module(path, module_name)
+    for name in names:
+        getattr(module, name).compile(types)
+
+
+def _compile_missing(
+    kernels: Sequence[Any], module: tuple[str, str], arguments: Sequence[object]
+) -> None:
+    """Compile the kernels not yet in numba's cache in parallel processes, one per core.
+
+    numba compiles under one global lock, so threads would compile one kernel at a time; a
+    generated kernel takes tens of seconds. Each process compiles a share into the on-disk
+    cache and the calls below then load it. Anything unexpected (no process may be started
+    here, numba internals moved) leaves the kernels to compile on first call, as before.
+    """
+    try:
+        types = tuple(numba.typeof(a) for a in arguments) + (numba.int64, numba.int64)
+        missing = [
+            k
+            for k in kernels
+            if not k.overloads and k._cache.load_overload(types, k.targetctx) is None
+        ]
+    except Exception:  # noqa: BLE001 - numba internals: fall back to compiling on call
+        return
+    n_workers = min(len(missing), os.cpu_count() or 1)
+    if n_workers < 2:
+        return
+    shares: list[list[str]] = [[] for _ in range(n_workers)]
+    sizes = [0] * n_workers
+    lines = _kernel_sizes(module[0])
+    for kernel in sorted(missing, key=lambda k: -lines.get(k.__name__, 0)):
+        emptiest = sizes.index(min(sizes))
+        shares[emptiest].append(kernel.__name__)
+        sizes[emptiest] += lines.get(kernel.__name__, 0)
+    try:
+        with create_spawn_pool(n_workers) as pool:
+            futures = [pool.submit(_compile_kernels, *module, share, types) for share in shares]
+            for future in futures:
+                future.result()
+    except Exception:  # noqa: BLE001 - e.g. a daemonic worker: compile on first call instead
+        return
+
+
+def _kernel_sizes(path: str) -> dict[str, int]:
+    """Return each generated kernel's number of source lines (its compile cost, roughly)."""
+    sizes: dict[str, int] = {}
+    name = ""
+    for line in Path(path).read_text().splitlines():
+        if line.startswith("def "):
+            name = line[4 : line.index("(")]
+        elif name and line.startswith("        "):
+            sizes[name] = sizes.get(name, 0) + 1
+    return sizes

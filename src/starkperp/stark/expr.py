@@ -24,7 +24,7 @@ degree below the trace length, like a column), constants, public inputs and chal
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +56,7 @@ __all__ = [
     "main_next",
     "periodic",
     "public",
+    "share_subexpressions",
     "walk",
 ]
 
@@ -259,6 +260,47 @@ def walk(expr: Expr, seen: set[int] | None = None) -> Iterator[Expr]:
         for child in reversed(get_children(node)):
             if id(child) not in seen:
                 stack.append((child, False))
+
+
+def share_subexpressions(exprs: Sequence[Expr]) -> list[Expr]:
+    """Return ``exprs`` with structurally equal sub-expressions made one shared node.
+
+    AIR builders write the same product (say ``selector * column``) once per constraint, each
+    time as a new node; code generators share work by node identity. After this pass two
+    nodes are the same object exactly when they are equal trees, so a generator computes
+    each distinct value once. The values of the expressions do not change.
+    """
+    canonical: dict[int, Expr] = {}
+    table: dict[tuple[Any, ...], Expr] = {}
+    seen: set[int] = set()
+    for root in exprs:
+        for node in walk(root, seen):
+            children = tuple(canonical[id(child)] for child in get_children(node))
+            if isinstance(node, Add | Sub | Mul | Neg):
+                key: tuple[Any, ...] = (type(node), *(id(child) for child in children))
+            elif isinstance(node, Pow):
+                key = (Pow, id(children[0]), node.exponent)
+            elif isinstance(node, Const):
+                key = (Const, node.value)
+            elif isinstance(node, MainCol | AuxCol):
+                key = (type(node), node.index, node.offset)
+            elif isinstance(node, Periodic | PublicInput | Challenge):
+                key = (type(node), node.index)
+            else:
+                raise InvalidAirError(StarkReason.INVALID_AIR, f"unknown node {node!r}")
+            shared = table.get(key)
+            if shared is None:
+                if isinstance(node, Add | Sub | Mul):
+                    shared = type(node)(left=children[0], right=children[1])
+                elif isinstance(node, Neg):
+                    shared = Neg(operand=children[0])
+                elif isinstance(node, Pow):
+                    shared = Pow(base=children[0], exponent=node.exponent)
+                else:
+                    shared = node
+                table[key] = shared
+            canonical[id(node)] = shared
+    return [canonical[id(root)] for root in exprs]
 
 
 def compute_degree(expr: Expr) -> int:

@@ -1,6 +1,6 @@
-"""Worker processes the node spawns (signature checks, proving) and how they end.
+"""Worker processes we spawn (signatures, proving, kernel compiles) and how they end.
 
-Both pools use the ``spawn`` start method, never ``fork``: the node holds a database
+Every pool uses the ``spawn`` start method, never ``fork``: the node holds a database
 connection, an event loop and threads that a forked child must not inherit. A node killed
 hard (SIGKILL, crash tests) cannot shut its pools down, and a worker blocked on its task
 queue would otherwise live on; :func:`exit_when_orphaned` is every pool's initializer.
