@@ -13,7 +13,9 @@ the still-open orders cancelled from ``--concurrency`` clients (cancels/s). Ever
 the acknowledgement, sent only after the order's log record is durable. Reported per run and
 as medians: orders/s, latencies, cancels/s, the CPU the node (event loop + signature workers)
 and the load generator spent per order, and the machine's load average. ``--soak SECONDS``
-then keeps the load on and samples the node's resident memory.
+then keeps the load on and samples the node's resident memory: at the start, after
+``--soak-warmup`` seconds (the engine's bounded windows — finished orders, book deltas, fills
+— fill up first) and at the end, with the fitted growth rate after warm-up.
 
     python bench/api_load.py            # full run (3 runs)
     python bench/api_load.py --quick    # smoke run
@@ -332,12 +334,37 @@ async def _soak(
         if int(at // 60) != minute:
             minute = int(at // 60)
             print(f"soak t={at:5.0f} s: node RSS {rss:.1f} MiB")
+    warm = [(at, rss) for at, rss in samples if at >= args.soak_warmup]
+    rss_warm = warm[0][1] if warm else rss1
+    slope = _slope_mib_per_min(warm)
     print(
         f"soak {args.soak:.0f} s: {placed} signed orders placed and their open ones cancelled "
         f"(load on {100 * busy / args.soak:.0f} % of the time, the rest pre-signing); "
-        f"node RSS {rss0:.1f} -> {rss1:.1f} MiB ({rss1 - rss0:+.1f} MiB)"
+        f"node RSS {rss0:.1f} -> {rss_warm:.1f} MiB after {args.soak_warmup:.0f} s of warm-up "
+        f"-> {rss1:.1f} MiB at the end ({rss1 - rss_warm:+.1f} MiB after warm-up, "
+        f"fitted slope {slope:+.2f} MiB/min)"
     )
-    return {"soak_rss_start_mib": rss0, "soak_rss_end_mib": rss1, "soak_orders": placed}
+    return {
+        "soak_rss_start_mib": rss0,
+        "soak_rss_warm_mib": rss_warm,
+        "soak_rss_end_mib": rss1,
+        "soak_slope_mib_per_min": slope,
+        "soak_orders": placed,
+    }
+
+
+def _slope_mib_per_min(samples: list[tuple[float, float]]) -> float:
+    """Least-squares slope of RSS over time, in MiB per minute (0 with < 2 samples)."""
+    if len(samples) < 2:
+        return 0.0
+    ts = [at for at, _ in samples]
+    rs = [rss for _, rss in samples]
+    t_mean, r_mean = statistics.fmean(ts), statistics.fmean(rs)
+    var = sum((t - t_mean) ** 2 for t in ts)
+    if var == 0:
+        return 0.0
+    cov = sum((t - t_mean) * (r - r_mean) for t, r in zip(ts, rs))
+    return 60 * cov / var
 
 
 def main() -> None:
@@ -349,6 +376,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--latency-concurrency", type=int, default=16)
     parser.add_argument("--soak", type=float, default=0.0, help="seconds of sustained load")
+    parser.add_argument(
+        "--soak-warmup",
+        type=float,
+        default=180.0,
+        help="seconds of the soak counted as warm-up (the bounded windows filling up)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.orders, args.runs, args.traders = 600, 1, 4
@@ -390,7 +423,7 @@ def main() -> None:
                 "pool_cpu_ms_per_order": round(result["pool_cpu_ms_per_order"], 3),
                 "generator_cpu_ms_per_order": round(result["generator_cpu_ms_per_order"], 3),
                 "load_average": round(result["load_average"], 2),
-                **{k: round(v, 1) for k, v in result.items() if k.startswith("soak_")},
+                **{k: round(v, 2) for k, v in result.items() if k.startswith("soak_")},
             }
         )
     )

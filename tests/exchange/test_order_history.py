@@ -219,3 +219,29 @@ def test_client_id_memory_stays_bounded_under_churn() -> None:
         assert len(ex._spent_client_ids) <= 3_600 + 60 + 1
         assert len(ex._expiring) == 0 and len(ex._expiry) <= 64 + 1
     assert replay(ex.events, ex.config).compute_state_digest() == ex.compute_state_digest()
+
+
+def test_a_burst_of_finished_orders_stays_readable_then_drains() -> None:
+    """A command that finishes more orders than the window keeps them readable; later
+    events forget the backlog a few at a time (bounded work per event)."""
+    ex = _exchange(5)
+    clock = ex.clock
+    assert isinstance(clock, ManualClock)
+    account = funded(ex)
+    ids = [
+        ex.place_order(make_order(ex, account, Side.BUY, "0.001", str(40_000 + i))).order_id
+        for i in range(40)
+    ]
+    clock.advance(1)
+    assert ex.cancel_all(account) == ids
+    assert all(ex.get_order(i).status is OrderStatus.CANCELED for i in ids)
+    sizes = []
+    for i in range(20):
+        clock.advance(1)
+        ack = ex.place_order(make_order(ex, account, Side.BUY, "0.001", str(30_000 + i)))
+        ex.cancel_order(ack.order_id)
+        sizes.append(len(ex._finished))
+    assert sizes[0] == 37  # 40 + 1 finished, 4 forgotten by the first later event
+    assert sizes == sorted(sizes, reverse=True)
+    assert sizes[-1] == 5
+    assert replay(ex.events, ex.config).compute_state_digest() == ex.compute_state_digest()

@@ -171,6 +171,8 @@ _OPEN_STATUSES = (_OPEN, _UNTRIGGERED, _PENDING)
 _CONDITIONAL = frozenset(t for t in OrderType if t.is_conditional)
 _MARKET_TYPES = frozenset(t for t in OrderType if t.is_market)
 _SECONDS_PER_DAY = 86_400
+# at most this many finished orders are forgotten per finishing event (each event adds one)
+_FORGET_BUDGET = 4
 # Hot-path constructors: same frozen classes, built without the frozen-__setattr__ detour.
 _new_order_accepted = compute_fast_constructor(OrderAccepted)
 _new_order_opened = compute_fast_constructor(OrderOpened)
@@ -1421,7 +1423,8 @@ class Exchange:
 
         Orders that finished at ``now`` are kept even beyond the window, so whatever finished
         in the current instant (a huge ``cancel_all``, an expiry sweep) stays readable by
-        the command's caller. A forgotten order's client id leaves ``client_orders``; until
+        the command's caller; at most ``_FORGET_BUDGET`` are forgotten per event, so such a
+        burst is forgotten over the next events rather than in one. A forgotten order's client id leaves ``client_orders``; until
         its signed expiry has passed (:func:`compute_forget_time`) it stays taken as a
         fingerprint. Runs in event handlers only, so replay repeats it exactly.
         """
@@ -1430,7 +1433,9 @@ class Exchange:
         accounts = self.accounts
         history = self._order_history
         spent = self._spent_client_ids
-        while len(finished) > history:
+        budget = _FORGET_BUDGET  # bounded work per event; a burst's backlog drains over later ones
+        while len(finished) > history and budget:
+            budget -= 1
             record = orders[finished[0]]
             if record.updated_at >= now:
                 break
