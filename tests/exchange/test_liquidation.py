@@ -171,19 +171,20 @@ _PRICES = {
     eth=st.integers(min_value=0, max_value=50 * 10**9),
     loss=st.integers(min_value=1, max_value=10**10),
     pieces=st.lists(st.integers(min_value=1, max_value=10**10), min_size=1, max_size=4),
+    sign=st.sampled_from([1, -1]),
 )
 def test_fair_transfer_is_the_least_that_keeps_the_ratio(
-    btc: int, eth: int, loss: int, pieces: list[int]
+    btc: int, eth: int, loss: int, pieces: list[int], sign: int
 ) -> None:
     """Step by step on the current position: the ratio holds, one quantum less breaks it."""
     prices = {BTC: _PRICES[BTC], ETH: _PRICES[ETH]}
-    balances = {BTC: btc, ETH: eth}
+    balances = {BTC: sign * btc, ETH: sign * eth}
     tv = compute_total_value_scaled(0, balances, prices)
     collateral = -(tv >> 32) - loss  # bankrupt by ``loss`` quanta or so
     for piece in pieces:
         if balances[BTC] == 0:
             break
-        quantity = -min(piece, balances[BTC])
+        quantity = -sign * min(piece, abs(balances[BTC]))
         transfer = compute_fair_transfer(collateral, balances, BTC, quantity, prices, _MARKETS)
         after = {**balances, BTC: balances[BTC] + quantity}
         assert _keeps_ratio(collateral, balances, collateral + transfer, after, prices)

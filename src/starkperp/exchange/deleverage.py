@@ -15,6 +15,12 @@ The fairness check (StarkEx's deleverage conditions) for one step:
 4. it is not over-deleveraged: unless closed completely its ``TV`` stays at most zero
    (with a one-quantum slack for rounding);
 5. the deleverager's change satisfies the validity rule.
+
+The rollup's Deleverage is stricter on (3): StarkEx's rule accepts exactly the least
+transfer that keeps ``TV / TR`` (one quantum less would lower it).
+:func:`compute_fair_transfer` computes that amount on the position as it is;
+:func:`compute_bankruptcy_transfers` uses it market by market, so a market closed in one step
+settles in the rollup; a piece priced by :func:`compute_partial_transfer` may be a quantum off.
 """
 
 from __future__ import annotations

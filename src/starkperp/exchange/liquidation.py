@@ -15,6 +15,12 @@ receives ``floor(balance * price / 2^32)``, so rounding favours the fund), then
 A fund whose own value turns negative (it holds the balances it took over) is deleveraged
 like any bankrupt position. The functions here are pure arithmetic; the engine turns their
 results into events.
+
+The rollup proves exactly this rule: the bridge turns each ``Liquidated`` event into an
+``InsuranceTakeover`` (:mod:`starkperp.rollup.transactions.insurance_takeover`), whose
+executor re-checks TR > TV, the takeover value (this module's floor), the penalty bound (the
+rollup accepts at most 1 % of the closed notional, the default ``liquidation_penalty``),
+that the fund pays at most the deficit and stays solvent.
 """
 
 from __future__ import annotations

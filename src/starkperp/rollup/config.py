@@ -114,7 +114,10 @@ class RollupConfig:
 
 
 def _risk_factor(percent: int) -> RiskFactor:
-    return RiskFactor(FXP_32_ONE * percent // 100)
+    # rounded up, as the exchange rounds its margin fractions (markets.compute_risk_factor_from_ppm):
+    # rounded down, a position at the exact boundary would be liquidatable on the exchange and
+    # healthy in the rollup, and the batch carrying its liquidation would be refused
+    return RiskFactor(-((-FXP_32_ONE * percent) // 100))
 
 
 def _ascii_id(name: str) -> int:
