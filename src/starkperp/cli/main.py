@@ -76,8 +76,8 @@ def node(
     oracle_quorum: int = typer.Option(1, help="Distinct signers an oracle tick needs."),
     settle: bool = typer.Option(
         False,
-        help="Batch, prove and settle on an embedded L1 (deployed at first start, journaled "
-        "and replayed on restart; needs --preset minimal).",
+        help="Batch, prove and settle on L1 (needs --preset minimal): an embedded L1 (deployed "
+        "at first start, journaled and replayed on restart), or the JSON-RPC chain of --l1-url.",
     ),
     proof_preset: str = typer.Option(
         "default", help="With --settle: 'default' (100 bits, verified in steps) or 'minimal'."
@@ -86,6 +86,27 @@ def node(
     batch_age: float = typer.Option(15.0, help="With --settle: or when this old (seconds)."),
     l1_journal: str = typer.Option(
         "", help="With --settle: the embedded chain's journal (default: <db>.l1.sqlite)."
+    ),
+    l1_url: str = typer.Option(
+        "",
+        envvar="STARKPERP_L1_URL",
+        help="With --settle: settle on this JSON-RPC chain instead of the embedded one "
+        "(contracts deployed at first start and recorded in the node database).",
+    ),
+    l1_key: str = typer.Option(
+        "",
+        envvar="STARKPERP_L1_KEY",
+        help="With --l1-url: the operator's private key (hex): sends updateState, signs "
+        "registrations. Prefer the environment variable to the flag.",
+    ),
+    l1_deployer_key: str = typer.Option(
+        "",
+        envvar="STARKPERP_L1_DEPLOYER_KEY",
+        help="With --l1-url: the key that deploys the contracts and mints the local token "
+        "(default: --l1-key).",
+    ),
+    l1_confirmations: int = typer.Option(
+        0, help="With --l1-url: credit an L1 deposit once it is this many blocks deep."
     ),
 ) -> None:
     """Start a node: API server, sequencer, durable log, clock ticks (and settlement)."""
@@ -123,18 +144,25 @@ def node(
         if preset != "minimal":
             typer.echo("--settle needs --preset minimal (the rollup's markets)", err=True)
             raise typer.Exit(code=2)
-        if not l1_journal and db.startswith(("postgresql://", "postgres://")):
-            typer.echo("--settle with PostgreSQL needs --l1-journal PATH", err=True)
-            raise typer.Exit(code=2)
-        settlement = SettlementService(
-            SettlementConfig(
-                max_transactions=batch_size,
-                max_age_seconds=batch_age,
-                proof_preset=proof_preset,
-                verify_in_steps=proof_preset != "minimal",
-            ),
-            chain_path=l1_journal or f"{db.removeprefix('sqlite:///')}.l1.sqlite",
+        settlement_config = SettlementConfig(
+            max_transactions=batch_size,
+            max_age_seconds=batch_age,
+            proof_preset=proof_preset,
+            verify_in_steps=proof_preset != "minimal",
+            l1_confirmations=l1_confirmations,
         )
+        if l1_url:
+            settlement = _json_rpc_settlement(
+                settlement_config, l1_url, l1_key, l1_deployer_key or l1_key
+            )
+        else:
+            if not l1_journal and db.startswith(("postgresql://", "postgres://")):
+                typer.echo("--settle with PostgreSQL needs --l1-journal PATH", err=True)
+                raise typer.Exit(code=2)
+            settlement = SettlementService(
+                settlement_config,
+                chain_path=l1_journal or f"{db.removeprefix('sqlite:///')}.l1.sqlite",
+            )
     the_node = Node(config, settlement=settlement)
     the_node.open()
     typer.echo(
@@ -155,6 +183,30 @@ def node(
         log_level=log_level,
         access_log=False,
         lifespan="on",
+    )
+
+
+def _json_rpc_settlement(config: Any, url: str, operator_key: str, deployer_key: str) -> Any:
+    from eth_account import Account
+
+    from starkperp.l1.client import L1Client
+    from starkperp.node.settlement import SettlementService
+
+    if not operator_key:
+        typer.echo("--l1-url needs --l1-key (or STARKPERP_L1_KEY)", err=True)
+        raise typer.Exit(code=2)
+    try:
+        operator = Account.from_key(operator_key)
+        deployer = Account.from_key(deployer_key)
+    except (ValueError, TypeError) as exc:
+        typer.echo(f"bad L1 private key: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    keys = [bytes(deployer.key), bytes(operator.key)]  # the operator is the default sender
+    return SettlementService(
+        config,
+        l1=L1Client.connect(url, keys),
+        operator_key=bytes(operator.key),
+        deployer=str(deployer.address),
     )
 
 

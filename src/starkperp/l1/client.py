@@ -3,7 +3,9 @@
 By default it runs titanoboa's embedded py-evm (a fresh, private :class:`boa.Env` per
 client, so tests and simulations never share chain state); given a JSON-RPC URL it drives
 any Ethereum node through ``boa.NetworkEnv`` with the accounts you add. Contract calls go
-through the same titanoboa handles in both cases, each with an explicit ``sender``.
+through the same titanoboa handles in both cases, each with an explicit ``sender``; on
+JSON-RPC, contract creations and ``updateState`` are signed and sent directly
+(:meth:`L1Client.send_raw`), without titanoboa's local simulation of each transaction.
 
 Reverts surface as :class:`~starkperp.l1.errors.L1Error` with reason ``CONTRACT_REVERTED``
 and the contract's revert string in the message.
@@ -12,14 +14,19 @@ and the contract's revert string in the message.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import boa
+from boa.network import NetworkEnv
+from boa.rpc import EthereumRPC
+from boa.util.abi import abi_encode
 from eth_account import Account
 from eth_account.messages import encode_defunct
+from vyper.compiler.output import build_abi_output
 
 from starkperp.l1.config import L1Config
 from starkperp.l1.errors import L1Error, L1Reason
@@ -33,6 +40,7 @@ __all__ = [
     "ZERO_ADDRESS",
     "L1Client",
     "L1Deployment",
+    "get_deployment_record",
     "encode_rollup_data",
     "encode_validium_data",
     "get_deployer",
@@ -40,6 +48,9 @@ __all__ = [
 ]
 
 CONTRACTS_DIR = Path(__file__).parent / "contracts"
+_RECEIPT_TIMEOUT = 600.0
+_TX_GAS_CAP = 2**24
+"""The per-transaction gas cap (EIP-7825); a 20 % estimate margin never goes above it."""
 ZERO_ADDRESS = "0x" + "00" * 20
 
 _T = TypeVar("_T")
@@ -91,6 +102,8 @@ class L1Client:
         self.deployment: L1Deployment | None = None
         # Calldata of every updateState this client sent (what an archive node would return).
         self.sent_batches: list[bytes] = []
+        self.last_receipt: dict[str, Any] | None = None
+        """The receipt of the last transaction this client mined (JSON-RPC only)."""
 
     # ------------------------------------------------------------ connection
 
@@ -102,22 +115,59 @@ class L1Client:
     @staticmethod
     def connect(url: str, private_keys: Sequence[bytes | str]) -> L1Client:
         """Return a client on the JSON-RPC node at ``url``, sending from the given keys."""
-        from boa.network import NetworkEnv
-        from boa.rpc import EthereumRPC
-
         if not private_keys:
             raise L1Error(L1Reason.NO_RPC_ACCOUNT, "a JSON-RPC client needs an account")
-        env = NetworkEnv(EthereumRPC(url))
+        env = _UncachedNetworkEnv(EthereumRPC(url))
         for key in private_keys:
             env.add_account(Account.from_key(key), force_eoa=True)
-        return L1Client(env)
+        client = L1Client(env)
+        send: Callable[..., Any] = env._send_txn
+
+        # titanoboa keeps the receipt to itself; its gas is what the node reports per batch
+        def send_and_keep_receipt(*args: Any, **kwargs: Any) -> Any:
+            tx_data, receipt, trace = send(*args, **kwargs)
+            client.last_receipt = dict(receipt)
+            return tx_data, receipt, trace
+
+        env._send_txn = send_and_keep_receipt  # type: ignore[method-assign]
+        return client
 
     @property
     def is_embedded(self) -> bool:
         """Return whether this client runs the embedded py-evm."""
-        from boa.network import NetworkEnv
-
         return not isinstance(self.env, NetworkEnv)
+
+    def _rpc_fetch(self, method: str, params: list[Any]) -> Any:
+        # transport errors (requests, boa.rpc.RPCError) propagate: the caller retries
+        if self.is_embedded:
+            raise L1Error(L1Reason.BAD_CONFIG, f"{method} needs a JSON-RPC chain")
+        return self.env._rpc.fetch(method, params)  # type: ignore[attr-defined]
+
+    def get_chain_id(self) -> int:
+        """Return the chain id (the embedded chain's is titanoboa's)."""
+        if self.is_embedded:
+            return int(self.env.evm.vm.chain_context.chain_id)
+        return int(self._rpc_fetch("eth_chainId", []), 16)
+
+    def get_block_number(self) -> int:
+        """Return the number of the latest block (JSON-RPC)."""
+        return int(self._rpc_fetch("eth_blockNumber", []), 16)
+
+    def get_logs(
+        self, *, address: str, topic0: int, from_block: int, to_block: int
+    ) -> list[dict[str, Any]]:
+        """Return ``eth_getLogs`` of ``address`` with ``topic0`` in blocks [from, to]."""
+        query = {
+            "address": address,
+            "topics": ["0x" + topic0.to_bytes(32, "big").hex()],
+            "fromBlock": hex(from_block),
+            "toBlock": hex(to_block),
+        }
+        return list(self._rpc_fetch("eth_getLogs", [query]))
+
+    def has_code(self, address: str) -> bool:
+        """Return whether a contract is deployed at ``address``."""
+        return len(self.env.get_code(address)) > 0
 
     def new_account(self) -> str:
         """Return a fresh funded address (embedded chain only)."""
@@ -192,8 +242,101 @@ class L1Client:
         )
         return self.deployment
 
+    def attach(self, record: dict[str, Any]) -> L1Deployment:
+        """Attach to a deployment on this chain from its :func:`get_deployment_record`."""
+        if record.get("committee"):
+            raise L1Error(L1Reason.BAD_CONFIG, "attaching to a validium deployment")
+        for name in ("token", "rpo", "perpetual"):
+            if not self.has_code(record[name]):
+                raise L1Error(L1Reason.NOT_DEPLOYED, f"no contract at {name} {record[name]}")
+        with boa.swap_env(self.env):
+            token = get_deployer("CollateralToken").at(record["token"])
+            rpo = get_deployer("RpoMerkle").at(record["rpo"])
+            perpetual = get_deployer("StarkPerpetual").at(record["perpetual"])
+        self.deployment = L1Deployment(
+            token=token,
+            rpo=rpo,
+            perpetual=perpetual,
+            committee=None,
+            verifier_address=str(record["verifier"]),
+            config=L1Config(**record["config"]),
+        )
+        return self.deployment
+
     def _deploy(self, name: str, *args: Any, sender: str) -> Any:
-        return self.transact(lambda: get_deployer(name).deploy(*args, env=self.env, sender=sender))
+        deployer = get_deployer(name)
+        if self.is_embedded:
+            return self.transact(lambda: deployer.deploy(*args, env=self.env, sender=sender))
+        abi: list[dict[str, Any]] = build_abi_output(deployer.compiler_data)
+        inputs: list[dict[str, Any]] = next(
+            (e["inputs"] for e in abi if e["type"] == "constructor"), []
+        )
+        schema = "(" + ",".join(i["type"] for i in inputs) + ")"
+        code = bytes(deployer.compiler_data.bytecode) + abi_encode(schema, args)
+        address = self.create(code, sender=sender)
+        with boa.swap_env(self.env):
+            return deployer.at(address)
+
+    def create(self, initcode: bytes, *, sender: str) -> str:
+        """Deploy raw creation code (constructor arguments appended); return its address."""
+        if self.is_embedded:
+            address, computation = self.transact(
+                lambda: self.env.deploy(sender=sender, bytecode=initcode)
+            )
+            if computation.is_error:
+                raise L1Error(L1Reason.CONTRACT_REVERTED, "contract creation reverted")
+            return str(address)
+        return str(self.send_raw(to=None, data=initcode, sender=sender)["contractAddress"])
+
+    def send_raw(self, *, to: str | None, data: bytes, sender: str) -> dict[str, Any]:
+        """Sign and send one transaction on a JSON-RPC chain; return its receipt.
+
+        titanoboa runs every transaction on a local py-evm fork of the chain before sending
+        it (and traces it after), which for a proof verification costs more than the chain's
+        own execution; the node's large transactions (contract creations, ``updateState``)
+        go this way instead: ``eth_estimateGas`` (a revert raises ``CONTRACT_REVERTED``
+        with the node's message), EIP-1559 fees, the pending nonce, and the receipt.
+        """
+        from boa.rpc import RPCError
+
+        account = self.env._accounts.get(sender)  # type: ignore[attr-defined]
+        if account is None:
+            raise L1Error(L1Reason.NO_RPC_ACCOUNT, f"no key for {sender}")
+        query: dict[str, Any] = {"from": sender, "data": "0x" + bytes(data).hex()}
+        if to is not None:
+            query["to"] = str(to)
+        try:
+            gas = int(self._rpc_fetch("eth_estimateGas", [query]), 16)
+        except RPCError as exc:
+            raise L1Error(L1Reason.CONTRACT_REVERTED, str(exc)) from exc
+        block = self._rpc_fetch("eth_getBlockByNumber", ["latest", False])
+        tx: dict[str, Any] = {
+            "data": bytes(data),
+            "value": 0,
+            "gas": min(gas + gas // 5, max(gas, _TX_GAS_CAP)),
+            "nonce": int(self._rpc_fetch("eth_getTransactionCount", [sender, "pending"]), 16),
+            "chainId": self.get_chain_id(),
+        }
+        if to is not None:
+            tx["to"] = str(to)
+        if block.get("baseFeePerGas") is not None:
+            tip = int(self._rpc_fetch("eth_maxPriorityFeePerGas", []), 16)
+            tx["maxFeePerGas"] = 2 * int(block["baseFeePerGas"], 16) + tip
+            tx["maxPriorityFeePerGas"] = tip
+        else:
+            tx["gasPrice"] = int(self._rpc_fetch("eth_gasPrice", []), 16)
+        signed = account.sign_transaction(tx)
+        tx_hash = self._rpc_fetch("eth_sendRawTransaction", ["0x" + signed.raw_transaction.hex()])
+        deadline = time.monotonic() + _RECEIPT_TIMEOUT
+        while (receipt := self._rpc_fetch("eth_getTransactionReceipt", [tx_hash])) is None:
+            if time.monotonic() > deadline:
+                raise L1Error(L1Reason.CONTRACT_REVERTED, f"no receipt for {tx_hash}")
+            time.sleep(0.1)
+        self.last_receipt = dict(receipt)
+        self.env._reset_fork()  # type: ignore[attr-defined]  # titanoboa's view of the chain
+        if int(receipt["status"], 16) != 1:
+            raise L1Error(L1Reason.CONTRACT_REVERTED, f"transaction {tx_hash} reverted")
+        return self.last_receipt
 
     @property
     def system(self) -> L1Deployment:
@@ -336,10 +479,12 @@ class L1Client:
         input and the data (rollup: :func:`encode_rollup_data`; validium:
         :func:`encode_validium_data`)."""
         perpetual = self.system.perpetual
-        self.transact(lambda: perpetual.updateState(proof, public_input, data, sender=sender))
-        self.sent_batches.append(
-            bytes(perpetual.updateState.prepare_calldata(proof, public_input, data))
-        )
+        calldata = bytes(perpetual.updateState.prepare_calldata(proof, public_input, data))
+        if self.is_embedded:
+            self.transact(lambda: perpetual.updateState(proof, public_input, data, sender=sender))
+        else:
+            self.send_raw(to=str(perpetual.address), data=calldata, sender=sender)
+        self.sent_batches.append(calldata)
 
     def verify_proof_in_steps(
         self,
@@ -391,6 +536,41 @@ class L1Client:
     def escape(self, *, proof: EscapeProofArgs, sender: str) -> None:
         """Escape one position of the frozen state (credit its value to the owner)."""
         self.transact(lambda: self.system.perpetual.escape(*proof.as_args(), sender=sender))
+
+
+class _UncachedNetworkEnv(NetworkEnv):  # type: ignore[misc]
+    """titanoboa's JSON-RPC environment without its on-disk RPC cache.
+
+    titanoboa simulates every transaction on a local fork whose RPC answers it caches in an
+    SQLite file per chain id, keyed by block number: a dev chain restarted from block 0
+    (anvil, chain id 31337) would be answered from another run's cache, and that SQLite
+    connection cannot be used from another thread (the node's settlement thread). An
+    in-memory cache has neither problem.
+    """
+
+    def _reset_fork(self, block_identifier: str = "latest") -> None:
+        self.fork_rpc(
+            self._rpc, reset_traces=False, block_identifier=block_identifier, cache_dir=None
+        )
+
+
+def get_deployment_record(deployment: L1Deployment) -> dict[str, Any]:
+    """Return the JSON-able addresses and settings of a deployment (see :meth:`L1Client.attach`)."""
+    config = deployment.config
+    return {
+        "token": str(deployment.token.address),
+        "rpo": str(deployment.rpo.address),
+        "perpetual": str(deployment.perpetual.address),
+        "committee": str(deployment.committee.address) if deployment.committee else "",
+        "verifier": deployment.verifier_address,
+        "config": {
+            "tree_depth": config.tree_depth,
+            "n_assets": config.n_assets,
+            "grace_period": config.grace_period,
+            "deposit_cancel_delay": config.deposit_cancel_delay,
+            "config_delay": config.config_delay,
+        },
+    }
 
 
 def _revert_reason(exc: Exception) -> str:

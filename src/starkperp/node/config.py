@@ -3,7 +3,7 @@
 The node's own knobs (storage URL, network id, HMAC clock skew, rate limits, tick period, the
 initial oracle prices used when the log holds none) sit beside the exchange's configuration.
 :class:`SettlementConfig` holds the knobs of the settlement service (rollup and proof presets,
-when a batch closes, prover processes).
+when a batch closes, prover processes, how deposits are read from a JSON-RPC L1).
 """
 
 from __future__ import annotations
@@ -74,6 +74,13 @@ class SettlementConfig:
     """Verify each proof on L1 in registered steps (Merkle statements, then the rest), each
     under 2^24 gas, before ``updateState`` settles on the registered fact: needed at the
     ``default`` proof preset, whose verification does not fit one transaction."""
+    l1_confirmations: int = 0
+    """JSON-RPC L1: a deposit is credited once its block is this many blocks below the head
+    (0 on a dev chain such as anvil; a dozen or more on a public chain)."""
+    l1_log_chunk_blocks: int = 1000
+    """JSON-RPC L1: the widest block range of one ``eth_getLogs`` request."""
+    l1_poll_seconds: float = 1.0
+    """JSON-RPC L1: how often the deposit watcher asks the chain for new blocks."""
 
     def __post_init__(self) -> None:
         if self.rollup_preset not in ("minimal", "default"):
@@ -84,6 +91,10 @@ class SettlementConfig:
             raise ValueError("max_transactions >= 1 and max_age_seconds >= 0")
         if self.prover_workers < 1 or self.poll_seconds <= 0:
             raise ValueError("prover_workers >= 1 and poll_seconds > 0")
+        if self.l1_confirmations < 0 or self.l1_log_chunk_blocks < 1 or self.l1_poll_seconds < 0:
+            raise ValueError(
+                "l1_confirmations >= 0, l1_log_chunk_blocks >= 1 and l1_poll_seconds >= 0"
+            )
 
 
 def default(db_url: str = "starkperp-node.sqlite") -> NodeConfig:

@@ -25,8 +25,7 @@ from typing import Any
 
 import boa
 
-from starkperp.l1.client import L1Client, L1Deployment, get_deployer
-from starkperp.l1.config import L1Config
+from starkperp.l1.client import L1Client, L1Deployment, get_deployment_record
 
 __all__ = ["DurableChain"]
 
@@ -191,44 +190,14 @@ class DurableChain:
         """Record the addresses and configuration of a deployment on this chain."""
         if deployment.committee is not None:
             raise ValueError("a durable chain records rollup-mode deployments only")
-        config = deployment.config
-        self.set_meta(
-            "deployment",
-            json.dumps(
-                {
-                    "token": str(deployment.token.address),
-                    "rpo": str(deployment.rpo.address),
-                    "perpetual": str(deployment.perpetual.address),
-                    "verifier": deployment.verifier_address,
-                    "config": {
-                        "tree_depth": config.tree_depth,
-                        "n_assets": config.n_assets,
-                        "grace_period": config.grace_period,
-                        "deposit_cancel_delay": config.deposit_cancel_delay,
-                        "config_delay": config.config_delay,
-                    },
-                }
-            ),
-        )
+        self.set_meta("deployment", json.dumps(get_deployment_record(deployment)))
 
     def load_deployment(self, client: L1Client) -> bool:
         """Attach ``client`` to the recorded deployment (after :meth:`replay`); False if none."""
         text = self.get_meta("deployment")
         if text is None:
             return False
-        record = json.loads(text)
-        with boa.swap_env(self.env):
-            token = get_deployer("CollateralToken").at(record["token"])
-            rpo = get_deployer("RpoMerkle").at(record["rpo"])
-            perpetual = get_deployer("StarkPerpetual").at(record["perpetual"])
-        client.deployment = L1Deployment(
-            token=token,
-            rpo=rpo,
-            perpetual=perpetual,
-            committee=None,
-            verifier_address=record["verifier"],
-            config=L1Config(**record["config"]),
-        )
+        client.attach(json.loads(text))
         return True
 
     def close(self) -> None:

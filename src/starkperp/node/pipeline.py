@@ -252,7 +252,8 @@ class L1Submitter:
         self.steps = steps
         self.last_gas = 0
         """Gas of the last accepted batch: its verification steps and ``updateState``
-        (embedded chain; 0 when not measured)."""
+        (execution gas on the embedded chain; on a JSON-RPC chain ``updateState`` counts
+        as its receipt's ``gasUsed``, which includes the intrinsic and calldata gas)."""
 
     def submit(self, result: BatchResult, proof: bytes) -> tuple[BatchStatus, str]:
         """Submit one batch; return SETTLED, or PROVEN_NOT_SETTLED with L1's reason."""
@@ -290,7 +291,8 @@ class L1Submitter:
 
     def _measure_gas(self) -> int:
         if not self.client.is_embedded:
-            return 0
+            receipt = self.client.last_receipt
+            return int(receipt["gasUsed"], 16) if receipt is not None else 0
         return int(self.client.system.perpetual.call_trace().gas_used)
 
 

@@ -35,12 +35,19 @@ and replayed, so it survives restarts like a real chain and the contracts are lo
 redeployed. Without it the chain lives in memory only, and a node restarted over a database
 whose batches were settled on such a lost chain halts settlement (EMBEDDED_L1_LOST) rather than
 pretending.
+
+Given a JSON-RPC client (:meth:`~starkperp.l1.client.L1Client.connect`), the service deploys
+the same contracts on that chain at its first start and records their addresses, the chain id,
+the operator and the first block in the node database (meta ``l1_deployment``); later starts
+attach to them (no journal: the chain is the record) and read deposits with ``eth_getLogs``
+(:class:`~starkperp.node.l1_watch.JsonRpcLogIndex`), ``l1_confirmations`` blocks deep.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import enum
 import hashlib
 import json
@@ -54,6 +61,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from boa.rpc import RPCError
 from eth_account import Account
 
 from starkperp.errors import StarkPerpError
@@ -71,13 +79,21 @@ from starkperp.exchange.events import (
     Withdrawn,
 )
 from starkperp.exchange.model import Fill
-from starkperp.l1.client import L1Client, encode_rollup_data, sign_digest
+from starkperp.l1.client import L1Client, encode_rollup_data, get_deployment_record, sign_digest
 from starkperp.l1.config import DAY, L1Config
+from starkperp.l1.errors import L1Error
+from starkperp.l1.verifier_gen import VerifierContracts
 from starkperp.node.bridge import BridgeError, EventBridge
 from starkperp.node.codec import decode_event
 from starkperp.node.config import SettlementConfig
 from starkperp.node.l1_chain import DurableChain
-from starkperp.node.l1_watch import DepositWatcher, EmbeddedLogIndex, L1Deposit
+from starkperp.node.l1_watch import (
+    DepositWatcher,
+    EmbeddedLogIndex,
+    JsonRpcLogIndex,
+    L1Deposit,
+    LogIndex,
+)
 from starkperp.node.pipeline import (
     BatchProver,
     BatchStatus,
@@ -101,12 +117,13 @@ if TYPE_CHECKING:
 __all__ = [
     "OPERATOR_ORACLE_KEY",
     "BatchRecord",
-    "VERIFIER_DEPLOYER",
     "BatchState",
     "SettlementError",
     "SettlementReason",
     "SettlementService",
     "deploy_batch_verifier",
+    "get_verifier_artifacts",
+    "load_verifier_contracts",
     "NODE_ORDERS_DEPTH",
     "load_step_verification",
     "deploy_contracts",
@@ -143,6 +160,7 @@ class SettlementReason(enum.Enum):
     L1_INCONSISTENT = 7
     EMBEDDED_L1_LOST = 8
     LOG_INCONSISTENT = 9
+    L1_DEPLOYMENT_LOST = 10
 
 
 class SettlementError(StarkPerpError):
@@ -224,9 +242,10 @@ def deploy_contracts(
     verifier: str | None = None,
 ) -> str:
     """Deploy the batch verifier (unless ``verifier`` is the address of one already on this
-    chain), the collateral token and ``StarkPerpetual`` on ``client``; return the verifier."""
+    chain), the collateral token and ``StarkPerpetual`` on ``client``, all from ``deployer``;
+    return the verifier's (core) address."""
     if verifier is None:
-        verifier = deploy_batch_verifier(client, config, options)
+        verifier = str(deploy_batch_verifier(client, config, options, sender=deployer).core.address)
     client.deploy(
         config=L1Config(
             tree_depth=config.positions_depth,
@@ -242,92 +261,168 @@ def deploy_contracts(
     return verifier
 
 
-VERIFIER_DEPLOYER = "0x" + compute_keccak256(b"starkperp batch verifier deployer")[12:].hex()
-"""The address that deploys the batch verifier, so its contract addresses are reproducible."""
-
-
 def get_cache_dir() -> Path:
-    """Return where compiled-and-deployed verifier bytecode is cached (``STARKPERP_CACHE``)."""
+    """Return where compiled verifier contracts are cached (``STARKPERP_CACHE``)."""
     return Path(os.environ.get("STARKPERP_CACHE", "~/.cache/starkperp")).expanduser()
 
 
-def deploy_batch_verifier(client: L1Client, config: RollupConfig, options: ProofOptions) -> str:
-    """Deploy the generated verifier of the batch AIR; return the address of its core.
+_CACHE_VERSION = 2
 
-    Compiling the generated Vyper takes tens of seconds. The deployments it makes (creation
-    bytecode with constructor arguments, from :data:`VERIFIER_DEPLOYER`) are cached under
-    :func:`get_cache_dir`, keyed by the rendered sources, and replayed as raw creations when
-    the deployer's nonce is the one they were recorded at: the same addresses, the same code.
+
+def get_verifier_artifacts(config: RollupConfig, options: ProofOptions) -> dict[str, Any]:
+    """Return ``{name: {"initcode": hex, "abi": [...]}}`` for every contract of the batch
+    verifier (:func:`~starkperp.l1.verifier_gen.render_verifier`).
+
+    Compiling the generated Vyper takes tens of seconds, so the result is cached under
+    :func:`get_cache_dir`, keyed by the rendered sources and the compiler version: the
+    creation code (without constructor arguments, so it deploys from any account on any
+    chain) and the ABI (so a restarted node attaches by address without compiling).
     """
-    from starkperp.l1.verifier_gen import deploy_verifier, render_verifier
+    import boa
+    import vyper
+    from vyper.compiler.output import build_abi_output
 
-    env = client.env
-    air = get_batch_air(config)
-    sources = render_verifier(air, options, contract_name="BatchVerifier")
-    digest = hashlib.sha256(json.dumps(sources, sort_keys=True).encode()).hexdigest()[:32]
-    path = get_cache_dir() / f"batch-verifier-{digest}.json"
-    nonce = int(env.evm.vm.state.get_nonce(bytes.fromhex(VERIFIER_DEPLOYER[2:])))
-    if path.exists():
+    from starkperp.l1.verifier_gen import render_verifier
+
+    sources = render_verifier(get_batch_air(config), options, contract_name=_CORE)
+    key = json.dumps([_CACHE_VERSION, vyper.__version__, sources], sort_keys=True)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    path = get_cache_dir() / f"batch-verifier-v{_CACHE_VERSION}-{digest}.json"
+    with contextlib.suppress(OSError, ValueError, KeyError):
         record = json.loads(path.read_text())
-        if record["nonce"] == nonce:
-            for bytecode in record["creations"]:
-                env.deploy(sender=VERIFIER_DEPLOYER, bytecode=bytes.fromhex(bytecode))
-            if env.get_code(record["address"]):
-                return str(record["address"])
-    creations: list[str] = []
-    deploy = env.deploy
-
-    def recording_deploy(**kwargs: Any) -> Any:
-        address, computation = deploy(**kwargs)
-        creations.append(bytes(kwargs.get("bytecode", b"")).hex())
-        return address, computation
-
-    env.deploy = recording_deploy  # type: ignore[method-assign]
-    try:
-        with env.prank(VERIFIER_DEPLOYER):
-            address = str(deploy_verifier(env, air, sources, "BatchVerifier").address)
-    finally:
-        env.deploy = deploy  # type: ignore[method-assign]
-    record = {"nonce": nonce, "address": address, "creations": creations}
+        if set(record["contracts"]) == set(sources):
+            return dict(record["contracts"])
+    contracts: dict[str, Any] = {}
+    for name, source in sources.items():
+        deployer = boa.loads_partial(source, name=name)
+        contracts[name] = {
+            "initcode": bytes(deployer.compiler_data.bytecode).hex(),
+            "abi": build_abi_output(deployer.compiler_data),
+        }
     with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(record))
+        tmp.write_text(json.dumps({"contracts": contracts}))
         tmp.replace(path)
-    return address
+    return contracts
 
 
-@dataclass(frozen=True, slots=True)
-class _VerifierHandles:
-    core: Any
-    merkle: Any
+def _attach_abi(client: L1Client, artifact: dict[str, Any], name: str, address: str) -> Any:
+    import boa
+
+    with boa.swap_env(client.env):
+        return boa.loads_abi(json.dumps(artifact["abi"]), name=name).at(address)
+
+
+def deploy_batch_verifier(
+    client: L1Client, config: RollupConfig, options: ProofOptions, *, sender: str
+) -> VerifierContracts:
+    """Deploy the generated verifier of the batch AIR from ``sender``, wired together as
+    :func:`~starkperp.l1.verifier_gen.deploy_verifier_contracts` wires it; return it.
+
+    The contracts without constructor arguments go first (the Merkle, DEEP, ... helpers,
+    the transition chunks, the periodic groups), then the out-of-domain contract over the
+    chunks and groups, then the core over its helpers in the order of its constructor.
+    """
+    from boa.util.abi import abi_encode
+
+    artifacts = get_verifier_artifacts(config, options)
+    handles: dict[str, Any] = {}
+
+    def create(name: str, schema: str = "", args: tuple[Any, ...] = ()) -> None:
+        code = bytes.fromhex(artifacts[name]["initcode"])
+        if schema:
+            code += abi_encode(schema, args)
+        address = client.create(code, sender=sender)
+        handles[name] = _attach_abi(client, artifacts[name], name, address)
+
+    for name in artifacts:
+        if name not in (_CORE, _CORE + "Ood"):
+            create(name)
+    chunks = [str(handles[n].address) for n in _numbered(artifacts, _CORE + "Chunk")]
+    groups = [str(handles[n].address) for n in _numbered(artifacts, _CORE + "Periodic")]
+    create(_CORE + "Ood", "(address[],address[])", (chunks, groups))
+    helpers = _get_core_helpers(artifacts)
+    create(
+        _CORE,
+        "(" + ",".join("address" for _ in helpers) + ")",
+        tuple(str(handles[_CORE + helper].address) for helper in helpers),
+    )
+    return _verifier_contracts(artifacts, handles)
+
+
+_CORE = "BatchVerifier"
+
+
+def _get_core_helpers(artifacts: dict[str, Any]) -> list[str]:
+    # The core's constructor takes its helper contracts' addresses: ``_ood`` -> ``...Ood``.
+    suffixes = {n.removeprefix(_CORE).lower(): n.removeprefix(_CORE) for n in artifacts}
+    ctor = next(e for e in artifacts[_CORE]["abi"] if e["type"] == "constructor")
+    return [suffixes[i["name"].lstrip("_").lower()] for i in ctor["inputs"]]
+
+
+def _verifier_contracts(artifacts: dict[str, Any], handles: dict[str, Any]) -> VerifierContracts:
+    fields: dict[str, Any] = {
+        "core": handles[_CORE],
+        "chunks": tuple(handles[n] for n in _numbered(artifacts, _CORE + "Chunk")),
+        "periodic_groups": tuple(handles[n] for n in _numbered(artifacts, _CORE + "Periodic")),
+    }
+    for field in dataclasses.fields(VerifierContracts):
+        if field.name not in fields:
+            fields[field.name] = handles[_CORE + field.name.capitalize()]
+    return VerifierContracts(**fields)
+
+
+def _numbered(artifacts: dict[str, Any], prefix: str) -> list[str]:
+    names = [n for n in artifacts if n.startswith(prefix) and n[len(prefix) :].isdigit()]
+    return sorted(names, key=lambda n: int(n.removeprefix(prefix)))
+
+
+def load_verifier_contracts(
+    client: L1Client, config: RollupConfig, options: ProofOptions, address: str
+) -> VerifierContracts:
+    """Attach to the batch verifier whose core is at ``address`` (the other contracts'
+    addresses are read from the core's and the out-of-domain contract's getters), by the
+    cached ABIs: nothing is compiled when the cache holds them."""
+    artifacts = get_verifier_artifacts(config, options)
+    handles: dict[str, Any] = {}
+
+    def attach(name: str, at: Any) -> Any:
+        handles[name] = _attach_abi(client, artifacts[name], name, str(at))
+        return handles[name]
+
+    core = attach(_CORE, address)
+    getters = [
+        e["name"]
+        for e in artifacts[_CORE]["abi"]
+        if e["type"] == "function"
+        and not e["inputs"]
+        and [o["type"] for o in e["outputs"]] == ["address"]
+    ]
+    for helper in _get_core_helpers(artifacts):  # getter ``deepComposer`` for ``...Deep``
+        getter = next(g for g in getters if g.lower().startswith(helper.lower()))
+        attach(_CORE + helper, getattr(core, getter)())
+    ood = handles[_CORE + "Ood"]
+    for i, name in enumerate(_numbered(artifacts, _CORE + "Chunk")):
+        attach(name, ood.CHUNKS(i))
+    for i, name in enumerate(_numbered(artifacts, _CORE + "Periodic")):
+        attach(name, ood.PERIODICS(i))
+    return _verifier_contracts(artifacts, handles)
 
 
 def load_step_verification(
     client: L1Client, config: RollupConfig, options: ProofOptions, address: str
 ) -> StepVerification:
-    """Attach to the batch verifier deployed at ``address`` for split-step verification.
+    """Attach to the batch verifier deployed at ``address`` for split-step verification."""
+    return StepVerification(
+        contracts=load_verifier_contracts(client, config, options, address),
+        air=get_batch_air(config),
+        options=options,
+    )
 
-    Only the contracts' ABIs are needed (compiled front-end only, from the same rendered
-    sources whose bytecode :func:`deploy_batch_verifier` deployed); the Merkle contract's
-    address is read from the core.
-    """
-    import boa
-    import vyper
 
-    from starkperp.l1.verifier_gen import render_verifier
-
-    air = get_batch_air(config)
-    sources = render_verifier(air, options, contract_name="BatchVerifier")
-
-    def attach(name: str, at: str) -> Any:
-        abi = vyper.compile_code(sources[name], output_formats=["abi"])["abi"]
-        with boa.swap_env(client.env):
-            return boa.loads_abi(json.dumps(abi), name=name).at(at)
-
-    core = attach("BatchVerifier", address)
-    merkle = attach("BatchVerifierMerkle", str(core.merkle()))
-    return StepVerification(contracts=_VerifierHandles(core, merkle), air=air, options=options)
+_DEPLOYMENT_META = "l1_deployment"
+_SCANNED_META = "l1_scanned_block"
 
 
 def _count(txs: Sequence[Transaction], kind: type) -> int:
@@ -345,7 +440,7 @@ class SettlementService:
         chain_path: str | None = None,
         operator_key: bytes | None = None,
         deployer: str | None = None,
-        log_index: EmbeddedLogIndex | None = None,
+        log_index: LogIndex | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
     ) -> None:
@@ -376,7 +471,7 @@ class SettlementService:
         self.deployer = deployer
         if log_index is None and self.l1.is_embedded:
             log_index = EmbeddedLogIndex(self.l1)
-        self.log_index = log_index
+        self.log_index: LogIndex | None = log_index
         self.clock = clock
         self.wall_ms = wall_ms
         self.genesis = RollupState.genesis(self.rollup_config)
@@ -386,6 +481,10 @@ class SettlementService:
         self.halt_reason: SettlementReason | None = None
         self.deposit_cursor = 0
         self.n_deposits_credited = 0
+        self.l1_watch_error = ""
+        """The last error reading L1's deposit logs (retried every round), or empty."""
+        self._watched_at = float("-inf")
+        self._scanned_saved: int | None = None
         self.ready = threading.Event()
         self.l1_batch_id = 0
         self.l1_state_hash = b""
@@ -485,6 +584,7 @@ class SettlementService:
             "lastBatch": last.to_json() if last is not None else None,
             "openBatchTxs": len(self._stream) - self._next_tx(),
             "depositCursor": self.deposit_cursor,
+            "l1WatchError": self.l1_watch_error,
         }
 
     # ------------------------------------------------------------ the thread
@@ -511,36 +611,112 @@ class SettlementService:
     def _open_l1(self) -> None:
         store = self.node.store
         with self.l1_lock:
-            if self.chain is not None:
-                self.chain.replay()
-                self.chain.load_deployment(self.l1)
-            if self.l1.deployment is None:
-                if self.owns_chain and store.load_batches():  # journal gone, or none kept
-                    self._halt(
-                        SettlementReason.EMBEDDED_L1_LOST,
-                        "batches were settled on an embedded chain that did not survive "
-                        "the restart",
-                    )
-                deployer = self.deployer or self.l1.new_account()
-                self.deployer = deployer
-                deploy_contracts(
-                    self.l1,
-                    self.rollup_config,
-                    self.options,
-                    genesis=self.genesis,
-                    operator=self.operator,
-                    deployer=deployer,
-                )
-                if self.chain is not None:
-                    self.chain.set_meta("operator_key", self.operator_key.hex())
-                    self.chain.set_meta("deployer", deployer)
-                    self.chain.save_deployment(self.l1.system)
+            if self.l1.is_embedded:
+                self._open_embedded()
+            else:
+                self._open_json_rpc()
+            if self.l1.deployment is None:  # halted: the recorded contracts are gone
+                return
             if self.config.verify_in_steps:
                 self._submitter.steps = load_step_verification(
                     self.l1, self.rollup_config, self.options, self.l1.system.verifier_address
                 )
             self._refresh_l1()
         store.set_meta("l1_perpetual", str(self.l1.system.perpetual.address))
+
+    def _open_embedded(self) -> None:
+        store = self.node.store
+        if self.chain is not None:
+            self.chain.replay()
+            self.chain.load_deployment(self.l1)
+        if self.l1.deployment is not None:
+            return
+        if self.owns_chain and store.load_batches():  # journal gone, or none kept
+            self._halt(
+                SettlementReason.EMBEDDED_L1_LOST,
+                "batches were settled on an embedded chain that did not survive the restart",
+            )
+        deployer = self.deployer or self.l1.new_account()
+        self.deployer = deployer
+        deploy_contracts(
+            self.l1,
+            self.rollup_config,
+            self.options,
+            genesis=self.genesis,
+            operator=self.operator,
+            deployer=deployer,
+        )
+        if self.chain is not None:
+            self.chain.set_meta("operator_key", self.operator_key.hex())
+            self.chain.set_meta("deployer", deployer)
+            self.chain.save_deployment(self.l1.system)
+
+    def _open_json_rpc(self) -> None:
+        """Attach to the contracts recorded in the node database, or deploy and record them.
+
+        The chain is the record of everything after the deployment (batch id, state hash,
+        deposits), so only the addresses, the chain id, the operator and the first block
+        are stored (meta ``l1_deployment``).
+        """
+        store = self.node.store
+        text = store.get_meta(_DEPLOYMENT_META)
+        chain_id = self.l1.get_chain_id()
+        if text is not None:
+            record = json.loads(text)
+            if int(record["chain_id"]) != chain_id:
+                self._halt(
+                    SettlementReason.L1_DEPLOYMENT_LOST,
+                    f"contracts recorded on chain {record['chain_id']}, connected to {chain_id}",
+                )
+                return
+            if str(record["operator"]).lower() != self.operator.lower():
+                self._halt(
+                    SettlementReason.L1_INCONSISTENT,
+                    f"the L1 key is not the deployment's operator {record['operator']}",
+                )
+                return
+            try:
+                self.l1.attach(record)
+            except L1Error as exc:
+                self._halt(SettlementReason.L1_DEPLOYMENT_LOST, exc.message)
+                return
+            self.deployer = str(record["deployer"])
+            start_block = int(record["block"])
+        else:
+            if store.load_batches():
+                self._halt(
+                    SettlementReason.L1_DEPLOYMENT_LOST,
+                    "batches exist but no contracts are recorded for this chain",
+                )
+                return
+            start_block = self.l1.get_block_number()
+            if self.l1.deployment is None:
+                self.deployer = self.deployer or self.operator
+                deploy_contracts(
+                    self.l1,
+                    self.rollup_config,
+                    self.options,
+                    genesis=self.genesis,
+                    operator=self.operator,
+                    deployer=self.deployer,
+                )
+            record = get_deployment_record(self.l1.system)
+            record.update(
+                chain_id=chain_id,
+                operator=self.operator,
+                deployer=self.deployer or "",
+                block=start_block,
+            )
+            store.set_meta(_DEPLOYMENT_META, json.dumps(record))
+        if self.log_index is None:
+            scanned = store.get_meta(_SCANNED_META)
+            self.log_index = JsonRpcLogIndex(
+                self.l1,
+                confirmations=self.config.l1_confirmations,
+                chunk_blocks=self.config.l1_log_chunk_blocks,
+                start_block=start_block,
+                scanned_block=int(scanned) if scanned is not None else start_block - 1,
+            )
 
     def _refresh_l1(self) -> None:
         self.l1_batch_id = self.l1.get_batch_id()
@@ -754,10 +930,20 @@ class SettlementService:
     def _watch_deposits(self) -> None:
         if self.log_index is None:
             return
-        with self.l1_lock:
-            deposits = DepositWatcher(self.l1, self.log_index).get_deposits_after(
-                self.deposit_cursor
-            )
+        if not self.l1.is_embedded:  # one eth_blockNumber (and eth_getLogs) per poll period
+            now = self.clock()
+            if now - self._watched_at < self.config.l1_poll_seconds:
+                return
+            self._watched_at = now
+        try:
+            with self.l1_lock:
+                deposits = DepositWatcher(self.l1, self.log_index).get_deposits_after(
+                    self.deposit_cursor
+                )
+        except (OSError, RPCError, L1Error) as exc:  # the L1 node is unreachable: next round
+            self.l1_watch_error = repr(exc)
+            return
+        self.l1_watch_error = ""
         for deposit in deposits:
             if self._stop.is_set():
                 return
@@ -768,6 +954,10 @@ class SettlementService:
             except (StarkPerpError, TimeoutError):
                 return  # node not ready: try again next round from the same cursor
             self.deposit_cursor = deposit.cursor
+        scanned = self.log_index.mark_scanned()  # every deposit up to it is credited
+        if not self.l1.is_embedded and scanned != self._scanned_saved:
+            self.node.store.set_meta(_SCANNED_META, str(scanned))
+            self._scanned_saved = scanned
 
     async def _credit(self, deposit: L1Deposit) -> None:
         node = self.node
