@@ -12,6 +12,7 @@ from starkperp.rollup.air.prover import (
 from starkperp.rollup.air.trace import (
     BatchTraceResult,
     StepWitness,
+    TradeTerms,
     build_batch_trace,
     compute_batch_steps,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "BatchTrace",
     "BatchTraceResult",
     "StepWitness",
+    "TradeTerms",
     "build_batch_air",
     "build_batch_trace",
     "build_batch_witness_trace",

@@ -21,6 +21,19 @@ Groups (see ``docs/proof-statement.md`` for what each proves):
   key = message hash mod 2^orders_depth;
 * ``fund.*``     — the new leaf's cached funding indices are canonical signed 64-bit values
   (limbs range-checked under ``range.*``) and 0 on every zero balance (leaf encoding v1);
+  (v5) a trade step's funding component is 0 unless a held slot's cached index moves or the
+  held traded slot closes, and all components sum to the public funding change;
+* ``key.index``  — ``key_idx`` accumulates every step's leaf index from its path bits;
+* ``tx.*``       — (v5) transaction framing: ``tx_start`` opens a transaction (the first step
+  does); a trade's steps take the roles FEE_A, PARTY_A, FEE_B, PARTY_B, ORDER_A, ORDER_B
+  in order, exactly six, and its kind and registers stay constant over them;
+* ``trade.*``    — (v5) each trade step moves what the trade's registers say: the fee
+  position (by its index) gains each fee, each party's traded slot moves by ±synthetic by
+  its side and its collateral by ∓collateral − fee (plus its funding component), no other
+  slot moves, each order's fill increase is the synthetic and its side is the party's;
+* ``fair.*``     — (v5) on a trade's order steps, the price rule (buyer / seller, one quantum
+  of slack) and the fee rule against the order leaf's signed limits, as exact 32-bit-limb
+  carry chains (``fairness.py``; their witnesses are range-checked as ``range.order[...]``);
 * ``range.*``    — bit-serial 32-bit range checks. Position steps (``range.value``): the new
   collateral and synthetic balance limbs and each change's high limb (|change| < 2^47 per
   step, so sums never wrap), and the new cached funding index limbs. Order steps
@@ -34,12 +47,26 @@ Groups (see ``docs/proof-statement.md`` for what each proves):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
+from typing import TypeVar
 
 from starkperp.crypto import rpo
+from starkperp.rollup.air.fairness import (
+    CHAIN_LEN,
+    FEE_SPLITS,
+    PRICE_SPLITS,
+    FairnessOperands,
+    compute_fee_coefficients,
+    compute_price_coefficients,
+    get_chain_equations,
+    get_chain_range_values,
+    get_fairness_columns,
+    get_split_range_values,
+)
 from starkperp.rollup.air.layout import (
     CYCLE,
+    N_ROLES,
     ORDER_AMOUNT,
     ORDER_COLLATERAL,
     ORDER_ELEMS,
@@ -50,6 +77,12 @@ from starkperp.rollup.air.layout import (
     ORDER_LIMITS,
     ORDER_SIDE,
     RANGE_WINDOW,
+    ROLE_FEE_A,
+    ROLE_FEE_B,
+    ROLE_ORDER_A,
+    ROLE_ORDER_B,
+    ROLE_PARTY_A,
+    ROLE_PARTY_B,
     VALUES_PER_TRACKED,
     BatchAirLayout,
 )
@@ -63,6 +96,8 @@ from starkperp.stark.air import (
 from starkperp.stark.expr import Expr, const, main, main_next, periodic, public
 
 __all__ = [
+    "AIR_VERSION",
+    "FUNDING_MIX",
     "PI_DEPOSITS",
     "PI_FUNDING",
     "PI_NEW_ORDERS",
@@ -74,8 +109,18 @@ __all__ = [
     "build_batch_air",
     "compute_order_range_values",
     "compute_range_values",
+    "compute_trade_range_values",
     "get_empty_elements",
+    "get_fairness_operands",
+    "get_trade_order_range_exprs",
+    "get_trade_registers",
 ]
+
+AIR_VERSION = "starkperp_batch_v5"
+# Weight of a closed traded slot beside the cached-index changes in ``fund.only_when_funded``
+# (any constant is sound; a large odd one makes an honest cancellation implausible).
+FUNDING_MIX = 0x9E3779B97F4A7C15 % (2**64 - 2**32 + 1)
+T = TypeVar("T", Expr, int)
 
 PI_PREV_ROOT = 8
 PI_NEW_ROOT = 12
@@ -214,6 +259,10 @@ def build_batch_air(layout: BatchAirLayout) -> Air:
     for h, row in enumerate(lay.order_merge_rows()):
         weights[row] = 2**h
     weight_o = per.add("order_key_weight", weights)
+    weights_p = [0] * s
+    for h, row in enumerate(lay.merge_rows()):
+        weights_p[row] = 2**h
+    weight_p = per.add("position_key_weight", weights_p)
     win_start = per.add("win_start", _ones_at([0], RANGE_WINDOW))
     win_end = per.add("win_end", _ones_at([RANGE_WINDOW - 1], RANGE_WINDOW))
     range_sel = []
@@ -298,8 +347,13 @@ def build_batch_air(layout: BatchAirLayout) -> Air:
     registers += [lay.acc + i for i in range(lay.n_tracked)]
     registers += [lay.acc_after + i for i in range(lay.n_tracked)]
     registers += [lay.empty_a, lay.empty_b]
+    registers += [lay.tx_start, lay.is_trade, lay.tx_open]
+    registers += [lay.role + k for k in range(N_ROLES)]
+    registers += get_trade_registers(lay)
+    registers += [lay.fund_coll, lay.fund_v, lay.fund_closed_w, lay.fund_acc, lay.fund_acc_after]
     registers += [lay.reg_a + e for e in range(lay.n_regs)]
     registers += [lay.reg_b + e for e in range(lay.n_regs)]
+    registers += [c for c in lay.fair_price + lay.fair_fee if c not in set(registers)]
     for col in registers:
         add(f"reg.constant[{col}]", keep * (main_next(col) - main(col)))
     # key.*: the owner key (an order's message hash) changes only from or to the empty leaf.
@@ -356,6 +410,7 @@ def build_batch_air(layout: BatchAirLayout) -> Air:
     reg_b = [main(lay.reg_b + e) for e in range(lay.n_regs)]
     qh, ql = main(lay.quot_hi), main(lay.quot_lo)
     order_values = compute_order_range_values(reg_b, (fh, fl), (sh, sl), (qh, ql), lay.orders_depth)
+    order_values += get_trade_order_range_exprs(lay)
     for k, (name, value) in enumerate(order_values):
         lane, _ = lay.range_slot(k)
         add(f"range.order[{name}]", range_sel[k] * order * (main(lay.lanes + 2 * lane) - value))
@@ -369,8 +424,8 @@ def build_batch_air(layout: BatchAirLayout) -> Air:
     # bits of the order's merge rows (weight 2^h at level h) and restarts at every step; on
     # the step's last row the hash's low limb (63 bits) = key_idx + 2^d · q, q < 2^(63-d).
     idx = main(lay.key_idx)
-    grown = idx + weight_o * order * bit
-    add("order.key_index", main_next(lay.key_idx) - (1 - step_last) * grown)
+    grown = idx + (weight_o * order + weight_p * pos) * bit
+    add("key.index", main_next(lay.key_idx) - (1 - step_last) * grown)
     limb0 = main(lay.reg_b)
     quotient = qh * 2**32 + ql
     add("order.key", step_last * order * (limb0 - idx - quotient * 2**lay.orders_depth))
@@ -391,6 +446,8 @@ def build_batch_air(layout: BatchAirLayout) -> Air:
         balance = (main(lay.reg_b + bal_hi) - HALF) * 2**32 + main(lay.reg_b + bal_lo)
         index = (fb_hi - HALF) * 2**32 + fb_lo
         add(f"fund.zero_balance[{j}]", pos * (index - balance * main(lay.fund_w + j)))
+
+    _add_trade_constraints(lay, add, step_last)
 
     net = (
         public(PI_DEPOSITS) * 2**32
@@ -430,7 +487,7 @@ def build_batch_air(layout: BatchAirLayout) -> Air:
         for i in range(4)
     ]
     boundaries.append(
-        BoundaryConstraint(name="order.key_index_start", column=lay.key_idx, value=const(0))
+        BoundaryConstraint(name="key.index_start", column=lay.key_idx, value=const(0))
     )
     for tv in range(lay.n_tracked):
         boundaries.append(
@@ -439,6 +496,14 @@ def build_batch_air(layout: BatchAirLayout) -> Air:
     boundaries.append(
         BoundaryConstraint(name="conserve.total", column=lay.acc_after, row=LAST_ROW, value=net)
     )
+    boundaries += [
+        BoundaryConstraint(name="tx.first_start", column=lay.tx_start, value=const(1)),
+        BoundaryConstraint(name="tx.last_closed", column=lay.tx_open, row=LAST_ROW, value=const(0)),
+        BoundaryConstraint(name="fund.start", column=lay.fund_acc, value=const(0)),
+        BoundaryConstraint(
+            name="fund.total", column=lay.fund_acc_after, row=LAST_ROW, value=public(PI_FUNDING)
+        ),
+    ]
     boundaries += [
         BoundaryConstraint(
             name=f"conserve.synthetic[{j}]",
@@ -449,10 +514,215 @@ def build_batch_air(layout: BatchAirLayout) -> Air:
         for j in range(lay.n_assets)
     ]
     return Air(
-        name=f"starkperp_batch_v4_k{lay.n_assets}_d{lay.depth}_o{lay.orders_depth}",
+        name=(
+            f"{AIR_VERSION}_k{lay.n_assets}_d{lay.depth}_o{lay.orders_depth}_f{lay.fee_position_id}"
+        ),
         trace_width=lay.width,
         n_public_inputs=N_PUBLIC_INPUTS,
         transitions=tuple(t),
         boundaries=tuple(boundaries),
         periodic_columns=tuple(per.columns),
     )
+
+
+def get_trade_registers(lay: BatchAirLayout) -> list[int]:
+    """Return the columns of a trade's registers (constant over its transaction)."""
+    cols = [lay.t_syn, lay.t_coll, lay.t_coll + 1, lay.t_fee_a, lay.t_fee_a + 1]
+    cols += [lay.t_fee_b, lay.t_fee_b + 1, lay.t_side_a]
+    return cols + [lay.t_slot + j for j in range(lay.n_assets)]
+
+
+def _limbs(col: int) -> Expr:
+    return main(col) * 2**32 + main(col + 1)
+
+
+def get_fairness_operands(lay: BatchAirLayout) -> FairnessOperands[Expr]:
+    """Return the fairness operands of an order step as expressions.
+
+    The limits come from the new order leaf, the fill's synthetic from the fill increase's
+    limbs, its collateral from the trade's registers, and the fee is party A's on role
+    ORDER_A and party B's on role ORDER_B (0 elsewhere).
+    """
+    reg = lay.reg_b
+    role_a, role_b = main(lay.role + ROLE_ORDER_A), main(lay.role + ROLE_ORDER_B)
+    return FairnessOperands(
+        S1=main(reg + ORDER_AMOUNT[0]),
+        S0=main(reg + ORDER_AMOUNT[1]),
+        C1=main(reg + ORDER_COLLATERAL[0]),
+        C0=main(reg + ORDER_COLLATERAL[1]),
+        F1=main(reg + ORDER_FEE[0]),
+        F0=main(reg + ORDER_FEE[1]),
+        s1=main(lay.fill_hi),
+        s0=main(lay.fill_lo),
+        c1=main(lay.t_coll),
+        c0=main(lay.t_coll + 1),
+        f1=role_a * main(lay.t_fee_a) + role_b * main(lay.t_fee_b),
+        f0=role_a * main(lay.t_fee_a + 1) + role_b * main(lay.t_fee_b + 1),
+        sigma=2 * main(reg + ORDER_SIDE) - 1,
+    )
+
+
+def _fairness_witness_exprs(
+    cols: tuple[int, ...], n_splits: int
+) -> tuple[list[Expr], list[Expr], list[Expr], list[Expr]]:
+    w: list[Expr] = [main(c) for c in cols]
+    h, lo = w[:n_splits], w[n_splits : 2 * n_splits]
+    r, k = w[2 * n_splits : 2 * n_splits + CHAIN_LEN], w[2 * n_splits + CHAIN_LEN :]
+    return h, lo, r, k
+
+
+def compute_trade_range_values(
+    o: FairnessOperands[T],
+    price: Sequence[T],
+    fee: Sequence[T],
+) -> list[tuple[str, T]]:
+    """Return the named 32-bit values a trade's order step range-checks besides v4's.
+
+    ``price`` and ``fee`` are the fairness witnesses (h.., l.., r0..2, k0..2) of the two
+    inequalities. The fill's collateral and the fee have limbs with a high limb below 2^15.
+    """
+    bound = 2**32 - 2**DIFF_BOUND_BITS
+    out: list[tuple[str, T]] = [
+        ("trade.c.lo", o.c0),
+        ("trade.c.hi", o.c1),
+        ("trade.c.hi_bound", o.c1 + bound),
+        ("trade.f.lo", o.f0),
+        ("trade.f.hi", o.f1),
+        ("trade.f.hi_bound", o.f1 + bound),
+    ]
+    for tag, w, n in (("price", price, len(PRICE_SPLITS)), ("fee", fee, len(FEE_SPLITS))):
+        h, lo = list(w[:n]), list(w[n : 2 * n])
+        r, k = list(w[2 * n : 2 * n + CHAIN_LEN]), list(w[2 * n + CHAIN_LEN :])
+        named = get_split_range_values(h, lo) + get_chain_range_values(r, k)
+        out += [(f"fair.{tag}.{name}", v) for name, v in named]
+    return out
+
+
+def get_trade_order_range_exprs(lay: BatchAirLayout) -> list[tuple[str, Expr]]:
+    """Return :func:`compute_trade_range_values` over the order step's columns."""
+    n_price = get_fairness_columns(len(PRICE_SPLITS))
+    n_fee = get_fairness_columns(len(FEE_SPLITS))
+    price = [main(c) for c in lay.fair_price]
+    fee = [main(c) for c in lay.fair_fee]
+    assert len(price) == n_price and len(fee) == n_fee
+    return compute_trade_range_values(get_fairness_operands(lay), price, fee)
+
+
+def _add_trade_constraints(
+    lay: BatchAirLayout,
+    add: Callable[[str, Expr], None],
+    step_last: Expr,
+) -> None:
+    """Add AIR v5's groups: ``tx.*`` (framing, roles), ``trade.*`` (each step of a trade tied
+    to the trade's registers), ``fair.*`` (the fill against the orders' signed limits) and
+    ``fund.*`` (the funding component of a position step's collateral change)."""
+    order = main(lay.is_order)
+    pos = 1 - order
+    start, trade, tx_open = main(lay.tx_start), main(lay.is_trade), main(lay.tx_open)
+    start_next = main_next(lay.tx_start)
+    role = [main(lay.role + k) for k in range(N_ROLES)]
+    # Within a transaction: at a step boundary whose next step does not open a transaction.
+    inside = step_last * (1 - start_next)
+    # tx.*: binary flags; a trade's roles start at FEE_A and advance one per step; a trade
+    # closes exactly after its last role; the kind and the trade registers stay constant.
+    add("tx.start_binary", start * (start - 1))
+    add("tx.trade_binary", trade * (trade - 1))
+    for k in range(N_ROLES):
+        add(f"tx.role_binary[{k}]", role[k] * (role[k] - 1))
+        add(f"tx.role_start[{k}]", start * (role[k] - (trade if k == 0 else 0)))
+        previous: Expr | int = role[k - 1] if k else 0
+        add(f"tx.role_shift[{k}]", inside * (main_next(lay.role + k) - previous))
+    add("tx.open", tx_open - trade + role[N_ROLES - 1])
+    add("tx.role_overflow", inside * role[N_ROLES - 1])
+    add("tx.trade_closed", step_last * start_next * tx_open)
+    add("tx.kind_constant", inside * (main_next(lay.is_trade) - trade))
+    for col in get_trade_registers(lay):
+        add(f"trade.constant[{col}]", inside * (main_next(col) - main(col)))
+    # trade.* registers: side and slot selector well-formed.
+    side_a = main(lay.t_side_a)
+    add("trade.side_binary", side_a * (side_a - 1))
+    slots = [main(lay.t_slot + j) for j in range(lay.n_assets)]
+    for j, sel in enumerate(slots):
+        add(f"trade.slot_binary[{j}]", sel * (sel - 1))
+    add("trade.slot_one", trade * (sum(slots[1:], slots[0]) - 1))
+    position_roles = role[ROLE_FEE_A] + role[ROLE_PARTY_A] + role[ROLE_FEE_B] + role[ROLE_PARTY_B]
+    order_roles = role[ROLE_ORDER_A] + role[ROLE_ORDER_B]
+    add("trade.role_position_step", position_roles * order)
+    add("trade.role_order_step", order_roles * pos)
+
+    def delta(reg_hi: int, reg_lo: int) -> Expr:
+        return (main(lay.reg_b + reg_hi) - main(lay.reg_a + reg_hi)) * 2**32 + (
+            main(lay.reg_b + reg_lo) - main(lay.reg_a + reg_lo)
+        )
+
+    d_coll = delta(*lay.tracked_limbs(0)) - main(lay.fund_coll)
+    d_bal = [delta(*lay.tracked_limbs(1 + j)) for j in range(lay.n_assets)]
+    syn = main(lay.t_syn)
+    coll, fee_a, fee_b = _limbs(lay.t_coll), _limbs(lay.t_fee_a), _limbs(lay.t_fee_b)
+    sigma_a = 2 * side_a - 1
+    # Fee steps: the fee position (key_idx at the step's end) gains exactly the fee.
+    for tag, k, fee in (("fee_a", ROLE_FEE_A, fee_a), ("fee_b", ROLE_FEE_B, fee_b)):
+        add(f"trade.{tag}.collateral", role[k] * (d_coll - fee))
+        for j in range(lay.n_assets):
+            add(f"trade.{tag}.synthetic[{j}]", role[k] * d_bal[j])
+        add(
+            f"trade.{tag}.position",
+            step_last * role[k] * (main(lay.key_idx) - lay.fee_position_id),
+        )
+    # Party steps: the traded slot moves by ±synthetic by the side, no other slot moves; the
+    # collateral moves by ∓collateral − fee (plus the step's funding component).
+    for tag, k, sign, fee in (
+        ("party_a", ROLE_PARTY_A, 1, fee_a),
+        ("party_b", ROLE_PARTY_B, -1, fee_b),
+    ):
+        for j in range(lay.n_assets):
+            add(
+                f"trade.{tag}.synthetic[{j}]",
+                role[k] * (d_bal[j] - sign * slots[j] * sigma_a * syn),
+            )
+        add(f"trade.{tag}.collateral", role[k] * (d_coll + sign * sigma_a * coll + fee))
+    # Order steps: the fill increase is the trade's synthetic; the sides are A's and not A's.
+    fill = main(lay.fill_hi) * 2**32 + main(lay.fill_lo)
+    side = main(lay.reg_b + ORDER_SIDE)
+    add("trade.order_a.fill", role[ROLE_ORDER_A] * (fill - syn))
+    add("trade.order_b.fill", role[ROLE_ORDER_B] * (fill - syn))
+    add("trade.order_a.side", role[ROLE_ORDER_A] * (side - side_a))
+    add("trade.order_b.side", role[ROLE_ORDER_B] * (side - 1 + side_a))
+    # fair.*: price and fee rules against the order leaf's limits (range slots: range.order).
+    ops = get_fairness_operands(lay)
+    for tag, cols, splits, coefficients in (
+        ("price", lay.fair_price, PRICE_SPLITS, compute_price_coefficients),
+        ("fee", lay.fair_fee, FEE_SPLITS, compute_fee_coefficients),
+    ):
+        h, lo, r, k_ = _fairness_witness_exprs(cols, len(splits))
+        products = [getattr(ops, a) * getattr(ops, b) for a, b in splits]
+        for i, product in enumerate(products):
+            add(f"fair.{tag}.split[{i}]", order_roles * (product - h[i] * 2**32 - lo[i]))
+        chain = get_chain_equations(coefficients(ops, h, lo), r, k_)
+        for i, equation in enumerate(chain):
+            add(f"fair.{tag}.chain[{i}]", order_roles * equation)
+    # fund.*: the funding component of a trade's position step is 0 unless a held slot's
+    # cached index (or balance) moves; all components sum to the public funding change.
+    # A slot funds with the global index, which the trace does not hold; its cached index
+    # then moves to it, except when the slot closes (a zero balance caches 0): so the
+    # component may be non-zero only if a held slot's cached index moves or the traded slot,
+    # held before, closes. ``closed`` is 1 exactly when the traded slot's new balance is 0.
+    moved: Expr = const(0)
+    held_traded: Expr = const(0)
+    new_traded: Expr = const(0)
+    for j in range(lay.n_assets):
+        bal_hi, bal_lo = lay.tracked_limbs(1 + j)
+        held = (main(lay.reg_a + bal_hi) - HALF) * 2**32 + main(lay.reg_a + bal_lo)
+        after = (main(lay.reg_b + bal_hi) - HALF) * 2**32 + main(lay.reg_b + bal_lo)
+        moved = moved + held * delta(*lay.funding_limbs(j))
+        held_traded = held_traded + slots[j] * held
+        new_traded = new_traded + slots[j] * after
+    closed = 1 - new_traded * main(lay.fund_closed_w)
+    add("fund.closed_flag", position_roles * new_traded * closed)
+    moved = moved + FUNDING_MIX * closed * held_traded
+    add(
+        "fund.only_when_funded",
+        position_roles * (main(lay.fund_coll) - main(lay.fund_v) * moved),
+    )
+    add("fund.step", main(lay.fund_acc_after) - main(lay.fund_acc) - pos * main(lay.fund_coll))
+    add("fund.chain", step_last * (main_next(lay.fund_acc) - main(lay.fund_acc_after)))

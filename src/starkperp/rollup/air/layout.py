@@ -16,14 +16,30 @@ An **order step** (``is_order = 1``) updates the orders tree instead: two leaf c
 merge cycles. Step registers (step type, old and new leaf elements, emptiness flags, both
 trees' roots, the accumulators, the fill increase and the fill's slack below the signed
 amount, the quotient of the message hash by the order key, the funding witnesses) are
-constant within a step; ``key_idx`` accumulates an order step's leaf index from its path bits. Range-check lanes decompose values
-bit by bit in 32-row windows; which values a step checks depends on its type.
+constant within a step; ``key_idx`` accumulates a step's leaf index from its path bits.
+Range-check lanes decompose values bit by bit in 32-row windows; which values a step checks
+depends on its type.
+
+AIR v5 adds per-transaction registers. ``tx_start`` opens a transaction; ``is_trade`` marks
+a trade, whose steps take the six roles ``ROLE_*`` in order (``role`` is one-hot and shifts
+by one per step, ``tx_open`` says the trade has steps left) and whose registers (the fill's
+synthetic and collateral, both fees, A's side, the traded slot) are constant over its
+steps. ``fund_coll`` is a position step's funding component (``fund_v`` its witness,
+``fund_closed_w`` the inverse of the traded slot's new balance, ``fund_acc`` its running
+sum). ``fair_price`` / ``fair_fee`` hold the limb witnesses of the
+fairness inequalities (:mod:`starkperp.rollup.air.fairness`) on a trade's order steps.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from starkperp.rollup.air.fairness import (
+    CHAIN_LEN,
+    FEE_SPLITS,
+    PRICE_SPLITS,
+    get_fairness_columns,
+)
 from starkperp.rollup.config import RollupConfig
 from starkperp.rollup.errors import Reason, RollupError
 
@@ -37,6 +53,13 @@ __all__ = [
     "ORDER_LIMITS",
     "ORDER_SIDE",
     "MAX_ORDERS_DEPTH",
+    "N_ROLES",
+    "ROLE_FEE_A",
+    "ROLE_FEE_B",
+    "ROLE_ORDER_A",
+    "ROLE_ORDER_B",
+    "ROLE_PARTY_A",
+    "ROLE_PARTY_B",
     "ORDER_LEAF_CYCLES",
     "FUNDING_RANGE_VALUES",
     "ORDER_RANGE_VALUES",
@@ -50,7 +73,18 @@ __all__ = [
 
 RANGE_WINDOW = 32
 VALUES_PER_TRACKED = 4
-ORDER_RANGE_VALUES = 21
+V4_ORDER_RANGE_VALUES = 21
+# A trade's order step also range-checks the fill's collateral and this order's fee (limbs,
+# high limb < 2^15: 6 values) and the fairness witnesses (fairness.py): three slots per split
+# product, seven per carry chain.
+TRADE_OPERAND_RANGE_VALUES = 6
+ORDER_RANGE_VALUES = (
+    V4_ORDER_RANGE_VALUES
+    + TRADE_OPERAND_RANGE_VALUES
+    + 3 * (len(PRICE_SPLITS) + len(FEE_SPLITS))
+    + 2 * (2 * CHAIN_LEN + 1)
+)
+N_ROLES = 6
 FUNDING_RANGE_VALUES = 2
 ORDER_ELEMS = 14
 ORDER_LEAF_CYCLES = 2
@@ -62,6 +96,9 @@ ORDER_SIDE = 12
 ORDER_EXPIRY = 13
 ORDER_LIMITS = tuple(range(6, ORDER_ELEMS))
 MAX_ORDERS_DEPTH = 62
+# A trade's six steps, in the per-update witness order (compute_batch_steps): position steps
+# first (fee position for A's fee, A, fee position for B's fee, B), then A's and B's orders.
+ROLE_FEE_A, ROLE_PARTY_A, ROLE_FEE_B, ROLE_PARTY_B, ROLE_ORDER_A, ROLE_ORDER_B = range(6)
 CYCLE = 8
 STATE_WIDTH = 12
 
@@ -77,6 +114,7 @@ class BatchAirLayout:
     n_assets: int
     depth: int
     orders_depth: int
+    fee_position_id: int
     n_elems: int
     n_regs: int
     n_leaf_cycles: int
@@ -102,6 +140,23 @@ class BatchAirLayout:
     fund_w: int
     acc: int
     acc_after: int
+    tx_start: int
+    is_trade: int
+    tx_open: int
+    role: int
+    t_syn: int
+    t_coll: int
+    t_fee_a: int
+    t_fee_b: int
+    t_side_a: int
+    t_slot: int
+    fund_coll: int
+    fund_v: int
+    fund_closed_w: int
+    fund_acc: int
+    fund_acc_after: int
+    fair_price: tuple[int, ...]
+    fair_fee: tuple[int, ...]
     n_tracked: int
     empty_a: int
     empty_b: int
@@ -225,15 +280,44 @@ def compute_layout(config: RollupConfig) -> BatchAirLayout:
     fund_w = take(config.n_assets)
     acc = take(n_tracked)
     acc_after = take(n_tracked)
+    # AIR v5: transaction framing and a trade's registers (constant over a transaction).
+    tx_start = take(1)  # 1 on the first step of a transaction
+    is_trade = take(1)  # the transaction is a trade (its steps follow the six roles)
+    tx_open = take(1)  # is_trade - role[5]: a trade not yet at its last role
+    role = take(N_ROLES)  # one-hot: the step's role in its trade (shifts by one per step)
+    t_syn = take(1)  # the fill's actual synthetic amount
+    t_coll = take(2)  # the fill's actual collateral amount (hi, lo)
+    t_fee_a = take(2)  # party A's actual fee (hi, lo)
+    t_fee_b = take(2)  # party B's actual fee (hi, lo)
+    t_side_a = take(1)  # 1 if party A buys the synthetic
+    t_slot = take(config.n_assets)  # one-hot: the traded asset's slot
+    # Funding component of a position step's collateral change, its witness, its sum.
+    fund_coll = take(1)
+    fund_v = take(1)
+    fund_closed_w = take(1)  # inverse of the traded slot's new balance (0 if it is 0)
+    fund_acc = take(1)
+    fund_acc_after = take(1)
     empty_a = take(1)
     empty_b = take(1)
     reg_a = take(n_regs)
     reg_b = take(n_regs)
     lanes = take(2 * n_lanes)
+    # Fairness witnesses of a trade's order step (fairness.py): h.., l.., r0..2, k0..2. They
+    # live first in columns an order step leaves free (the new-leaf registers past the 14
+    # order elements, the funding witnesses and components of position steps: no constraint
+    # reads them on an order step but reg.constant), then in columns of their own.
+    spare = [reg_b + e for e in range(ORDER_ELEMS, n_regs)]
+    spare += [fund_w + j for j in range(config.n_assets)]
+    spare += [fund_coll, fund_v, fund_closed_w]
+    n_price = get_fairness_columns(len(PRICE_SPLITS))
+    n_fair = n_price + get_fairness_columns(len(FEE_SPLITS))
+    fair = spare[:n_fair] + [take(1) for _ in range(n_fair - len(spare[:n_fair]))]
+    fair_price, fair_fee = tuple(fair[:n_price]), tuple(fair[n_price:])
     return BatchAirLayout(
         n_assets=config.n_assets,
         depth=depth,
         orders_depth=config.orders_depth,
+        fee_position_id=config.fee_position_id,
         n_elems=n_elems,
         n_regs=n_regs,
         n_leaf_cycles=n_leaf,
@@ -259,6 +343,23 @@ def compute_layout(config: RollupConfig) -> BatchAirLayout:
         fund_w=fund_w,
         acc=acc,
         acc_after=acc_after,
+        tx_start=tx_start,
+        is_trade=is_trade,
+        tx_open=tx_open,
+        role=role,
+        t_syn=t_syn,
+        t_coll=t_coll,
+        t_fee_a=t_fee_a,
+        t_fee_b=t_fee_b,
+        t_side_a=t_side_a,
+        t_slot=t_slot,
+        fund_coll=fund_coll,
+        fund_v=fund_v,
+        fund_closed_w=fund_closed_w,
+        fund_acc=fund_acc,
+        fund_acc_after=fund_acc_after,
+        fair_price=fair_price,
+        fair_fee=fair_fee,
         n_tracked=n_tracked,
         empty_a=empty_a,
         empty_b=empty_b,

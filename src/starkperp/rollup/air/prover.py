@@ -57,7 +57,9 @@ def build_batch_witness_trace(result: BatchResult, *, squash: bool = False) -> B
     """
     config = result.state.config
     layout = compute_layout(config)
-    steps = compute_batch_steps(result.prev_state, result.effects, squash=squash)
+    steps = compute_batch_steps(
+        result.prev_state, result.effects, squash=squash, transactions=result.transactions
+    )
     prev = result.prev_shared_state
     built = build_batch_trace(layout, steps, prev.positions_root, prev.orders_root)
     trace, net = built.trace, built.totals

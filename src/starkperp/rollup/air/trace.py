@@ -10,7 +10,7 @@ unchanged). :func:`build_batch_trace` lays the steps out as in
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -18,13 +18,26 @@ from starkperp.crypto import rpo
 from starkperp.field.goldilocks import Felt, P, vadd, vpow
 from starkperp.rollup.air.constraints import (
     DIFF_BOUND_BITS,
+    FUNDING_MIX,
     HALF,
     ORDER_BOUND_BITS,
     compute_quotient_bits,
+    compute_trade_range_values,
     get_empty_elements,
+)
+from starkperp.rollup.air.fairness import (
+    FEE_SPLITS,
+    PRICE_SPLITS,
+    FairnessOperands,
+    compute_chain_witness,
+    compute_fee_coefficients,
+    compute_price_coefficients,
+    compute_split_witness,
+    get_fairness_columns,
 )
 from starkperp.rollup.air.layout import (
     CYCLE,
+    N_ROLES,
     ORDER_AMOUNT,
     ORDER_COLLATERAL,
     ORDER_ELEMS,
@@ -32,7 +45,14 @@ from starkperp.rollup.air.layout import (
     ORDER_FEE,
     ORDER_FILLED,
     ORDER_LEAF_CYCLES,
+    ORDER_SIDE,
     RANGE_WINDOW,
+    ROLE_FEE_A,
+    ROLE_FEE_B,
+    ROLE_ORDER_A,
+    ROLE_ORDER_B,
+    ROLE_PARTY_A,
+    ROLE_PARTY_B,
     VALUES_PER_TRACKED,
     BatchAirLayout,
 )
@@ -47,11 +67,14 @@ from starkperp.rollup.state import (
     compute_position_elements,
     compute_position_leaf,
 )
+from starkperp.rollup.transactions import Transaction
 from starkperp.rollup.transactions.common import TxEffect
+from starkperp.rollup.transactions.trade import Trade
 
 __all__ = [
     "BatchTraceResult",
     "StepWitness",
+    "TradeTerms",
     "apply_rounds_batch",
     "build_batch_trace",
     "compute_batch_steps",
@@ -83,14 +106,35 @@ def apply_rounds_batch(states: np.ndarray, round_index: int) -> np.ndarray:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TradeTerms:
+    """What a trade's registers hold: the fill, both fees, A's side, the traded slot."""
+
+    synthetic: int
+    collateral: int
+    fee_a: int
+    fee_b: int
+    a_buys: bool
+    slot: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StepWitness:
-    """One Merkle update: a position (or, if ``is_order``, an order leaf) and its path."""
+    """One Merkle update: a position (or, if ``is_order``, an order leaf) and its path.
+
+    ``tx_start`` marks the first step of a transaction; a trade's steps carry its ``trade``
+    terms and their ``role`` (``ROLE_*`` of the layout, -1 outside a trade). ``funding`` is
+    the collateral change funding made in this update (``funded − before``).
+    """
 
     position_id: int
     old: Position | OrderLeaf
     new: Position | OrderLeaf
     siblings: tuple[Digest, ...]
     is_order: bool = False
+    tx_start: bool = True
+    role: int = -1
+    trade: TradeTerms | None = None
+    funding: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,14 +147,85 @@ class BatchTraceResult:
     totals: tuple[int, ...]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Update:
+    is_order: bool
+    key: int
+    old: Position | OrderLeaf
+    new: Position | OrderLeaf
+    tx_start: bool = True
+    role: int = -1
+    trade: TradeTerms | None = None
+    funding: int = 0
+
+
+def _trade_updates(
+    state: RollupState,
+    tx: Trade,
+    effect: TxEffect,
+    positions: dict[int, Position],
+    orders: dict[int, OrderLeaf],
+) -> list[_Update]:
+    """Return a trade's six updates in role order; a fee of 0 gets a no-op fee-position step.
+
+    ``apply_trade`` records A's fee step (if any), A's position, B's fee step (if any), B's
+    position, then A's and B's order leaves.
+    """
+    config = state.config
+    fee_id = config.fee_position_id
+    a, b = tx.party_a_order, tx.party_b_order
+    terms = TradeTerms(
+        synthetic=tx.actual_synthetic,
+        collateral=tx.actual_collateral,
+        fee_a=tx.actual_a_fee,
+        fee_b=tx.actual_b_fee,
+        a_buys=a.is_buying_synthetic,
+        slot=config.get_asset_slot(a.asset_id_synthetic),
+    )
+    pending = list(effect.position_steps)
+    out: list[_Update] = []
+    for order, fee in ((a, tx.actual_a_fee), (b, tx.actual_b_fee)):
+        for pid, present in ((fee_id, fee != 0), (order.position_id, True)):
+            if present:
+                if not pending or pending[0].position_id != pid:
+                    raise RollupError(Reason.UNPROVABLE_BATCH, "trade steps out of role order")
+                step = pending.pop(0)
+                old = positions.get(pid, state.get_position(pid))
+                assert old == step.before, "effects must replay on the previous state"
+                funding = step.funded.collateral - step.before.collateral
+                out.append(
+                    _Update(is_order=False, key=pid, old=old, new=step.after, funding=funding)
+                )
+                positions[pid] = step.after
+            else:
+                current = positions.get(pid, state.get_position(pid))
+                out.append(_Update(is_order=False, key=pid, old=current, new=current))
+    if pending or len(effect.order_steps) != 2:
+        raise RollupError(Reason.UNPROVABLE_BATCH, "trade steps out of role order")
+    for o in effect.order_steps:
+        old_o = orders.get(o.key, state.get_order(o.key))
+        assert old_o == o.before, "effects must replay on the previous state"
+        out.append(_Update(is_order=True, key=o.key, old=old_o, new=o.after))
+        orders[o.key] = o.after
+    return [replace(u, tx_start=role == 0, role=role, trade=terms) for role, u in enumerate(out)]
+
+
 def compute_batch_steps(
-    prev_state: RollupState, effects: Sequence[TxEffect], *, squash: bool = False
+    prev_state: RollupState,
+    effects: Sequence[TxEffect],
+    *,
+    squash: bool = False,
+    transactions: Sequence[Transaction] | None = None,
 ) -> list[StepWitness]:
     """Return the Merkle-update witnesses of a batch, padded to a power of two with no-ops.
 
     Without ``squash``: one update per touched position or order leaf per transaction, in
-    execution order. With ``squash``: one update per distinct position, then per distinct
-    order leaf (batch-start leaf to batch-end leaf), in key order, the DA payload's order.
+    execution order (a transaction's position steps, then its order steps). Given the
+    ``transactions``, each trade's steps are marked with its terms and roles (a fee of 0 gets
+    a no-op step on the fee position) so the AIR checks its arithmetic; without them every
+    transaction is proven as plain leaf updates. With ``squash``: one update per distinct
+    position, then per distinct order leaf (batch-start leaf to batch-end leaf), in key
+    order, the DA payload's order; no transaction is marked.
     """
     state = prev_state.copy()
     state.commit()
@@ -118,38 +233,68 @@ def compute_batch_steps(
     assert ptree is not None and otree is not None
     positions: dict[int, Position] = {}
     orders: dict[int, OrderLeaf] = {}
-    updates: list[tuple[bool, int, Position | OrderLeaf, Position | OrderLeaf]] = []
-    for effect in effects:
+    funding: dict[int, int] = {}
+    updates: list[_Update] = []
+    for index, effect in enumerate(effects):
+        tx = transactions[index] if transactions is not None else None
+        for step in effect.position_steps:
+            paid = step.funded.collateral - step.before.collateral
+            funding[step.position_id] = funding.get(step.position_id, 0) + paid
+        if isinstance(tx, Trade) and not squash:
+            updates += _trade_updates(state, tx, effect, positions, orders)
+            continue
+        first = len(updates)
         for step in effect.position_steps:
             old = positions.get(step.position_id, state.get_position(step.position_id))
             assert old == step.before, "effects must replay on the previous state"
-            updates.append((False, step.position_id, old, step.after))
+            paid = step.funded.collateral - step.before.collateral
+            updates.append(
+                _Update(is_order=False, key=step.position_id, old=old, new=step.after, funding=paid)
+            )
             positions[step.position_id] = step.after
         for o in effect.order_steps:
             old_o = orders.get(o.key, state.get_order(o.key))
             assert old_o == o.before, "effects must replay on the previous state"
-            updates.append((True, o.key, old_o, o.after))
+            updates.append(_Update(is_order=True, key=o.key, old=old_o, new=o.after))
             orders[o.key] = o.after
+        for i in range(first + 1, len(updates)):
+            updates[i] = replace(updates[i], tx_start=False)
     if squash:
-        updates = [(False, i, state.get_position(i), positions[i]) for i in sorted(positions)]
-        updates += [(True, k, state.get_order(k), orders[k]) for k in sorted(orders)]
+        updates = [
+            _Update(
+                is_order=False,
+                key=i,
+                old=state.get_position(i),
+                new=positions[i],
+                funding=funding.get(i, 0),
+            )
+            for i in sorted(positions)
+        ]
+        updates += [
+            _Update(is_order=True, key=k, old=state.get_order(k), new=orders[k])
+            for k in sorted(orders)
+        ]
     steps: list[StepWitness] = []
-    for is_order, key, old_leaf, new_leaf in updates:
-        tree = otree if is_order else ptree
-        proof = tree.get_proof(key)
+    for u in updates:
+        tree = otree if u.is_order else ptree
+        proof = tree.get_proof(u.key)
         steps.append(
             StepWitness(
-                position_id=key,
-                old=old_leaf,
-                new=new_leaf,
+                position_id=u.key,
+                old=u.old,
+                new=u.new,
                 siblings=proof.siblings,
-                is_order=is_order,
+                is_order=u.is_order,
+                tx_start=u.tx_start,
+                role=u.role,
+                trade=u.trade,
+                funding=u.funding,
             )
         )
-        if isinstance(new_leaf, OrderLeaf):
-            tree.set_leaf(key, compute_order_leaf(new_leaf))
+        if isinstance(u.new, OrderLeaf):
+            tree.set_leaf(u.key, compute_order_leaf(u.new))
         else:
-            tree.set_leaf(key, compute_position_leaf(new_leaf))
+            tree.set_leaf(u.key, compute_position_leaf(u.new))
     target = 1 << max(0, (len(steps) - 1).bit_length()) if steps else 1
     pad_id = state.config.fee_position_id
     pad_pos = positions.get(pad_id, state.get_position(pad_id))
@@ -358,6 +503,116 @@ def _hash_all(
     return roots
 
 
+def _fill_transaction(
+    trace: np.ndarray, lay: BatchAirLayout, step: StepWitness, rows: slice
+) -> None:
+    """Lay out the transaction framing and, in a trade, its registers."""
+    trace[lay.tx_start, rows] = int(step.tx_start)
+    terms = step.trade
+    if terms is None:
+        return
+    trace[lay.is_trade, rows] = 1
+    trace[lay.tx_open, rows] = int(step.role != ROLE_ORDER_B)
+    if 0 <= step.role < N_ROLES:
+        trace[lay.role + step.role, rows] = 1
+    trace[lay.t_syn, rows] = terms.synthetic % P
+    for col, value in (
+        (lay.t_coll, terms.collateral),
+        (lay.t_fee_a, terms.fee_a),
+        (lay.t_fee_b, terms.fee_b),
+    ):
+        trace[col, rows] = (value >> 32) % P
+        trace[col + 1, rows] = value & 0xFFFFFFFF
+    trace[lay.t_side_a, rows] = int(terms.a_buys)
+    trace[lay.t_slot + terms.slot, rows] = 1
+
+
+def _fill_funding(
+    trace: np.ndarray,
+    lay: BatchAirLayout,
+    step: StepWitness,
+    rows: slice,
+    old_e: list[int],
+    new_e: list[int],
+    fund_acc: int,
+    strict: bool,
+) -> int:
+    """Lay out a position step's funding component and its witness; return the new sum."""
+    trace[lay.fund_coll, rows] = step.funding % P
+    trace[lay.fund_acc, rows] = fund_acc % P
+    fund_acc += step.funding
+    trace[lay.fund_acc_after, rows] = fund_acc % P
+    terms = step.trade
+    if terms is None or step.role not in (ROLE_FEE_A, ROLE_PARTY_A, ROLE_FEE_B, ROLE_PARTY_B):
+        return fund_acc
+    t_hi, t_lo = lay.tracked_limbs(1 + terms.slot)
+    new_traded = ((new_e[t_hi] - HALF) * 2**32 + new_e[t_lo]) % P
+    trace[lay.fund_closed_w, rows] = pow(new_traded, P - 2, P) if new_traded else 0
+    if not step.funding:
+        return fund_acc
+    moved = 0
+    for j in range(lay.n_assets):
+        b_hi, b_lo = lay.tracked_limbs(1 + j)
+        f_hi, f_lo = lay.funding_limbs(j)
+        held = (old_e[b_hi] - HALF) * 2**32 + old_e[b_lo]
+        moved += held * ((new_e[f_hi] - old_e[f_hi]) * 2**32 + new_e[f_lo] - old_e[f_lo])
+    if not new_traded:
+        moved += FUNDING_MIX * ((old_e[t_hi] - HALF) * 2**32 + old_e[t_lo])
+    if moved % P:
+        trace[lay.fund_v, rows] = step.funding * pow(moved, P - 2, P) % P
+    elif strict:
+        raise RollupError(Reason.UNPROVABLE_BATCH, "funding without a moved funding index")
+    return fund_acc
+
+
+def _trade_order_values(
+    lay: BatchAirLayout,
+    step: StepWitness,
+    new_e: list[int],
+    fill: int,
+    strict: bool,
+) -> tuple[list[int], list[tuple[int, int]]]:
+    """Return a trade order step's extra range values and its fairness witnesses (column,
+    value), written after the step's registers (they share columns).
+
+    Outside a trade the witnesses are 0 and the values those of zero operands.
+    """
+    terms = step.trade
+    in_trade = terms is not None and step.role in (ROLE_ORDER_A, ROLE_ORDER_B)
+    coll = terms.collateral if terms is not None else 0
+    fee = 0
+    if terms is not None and in_trade:
+        fee = terms.fee_a if step.role == ROLE_ORDER_A else terms.fee_b
+    ops = FairnessOperands(
+        S1=new_e[ORDER_AMOUNT[0]],
+        S0=new_e[ORDER_AMOUNT[1]],
+        C1=new_e[ORDER_COLLATERAL[0]],
+        C0=new_e[ORDER_COLLATERAL[1]],
+        F1=new_e[ORDER_FEE[0]],
+        F0=new_e[ORDER_FEE[1]],
+        s1=fill >> 32,
+        s0=fill & 0xFFFFFFFF,
+        c1=coll >> 32,
+        c0=coll & 0xFFFFFFFF,
+        f1=fee >> 32,
+        f0=fee & 0xFFFFFFFF,
+        sigma=2 * new_e[ORDER_SIDE] - 1,
+    )
+    n_price = get_fairness_columns(len(PRICE_SPLITS))
+    n_fee = get_fairness_columns(len(FEE_SPLITS))
+    price, fee_w = [0] * n_price, [0] * n_fee
+    if in_trade:
+        n = len(PRICE_SPLITS)
+        split = compute_split_witness(ops, PRICE_SPLITS)
+        price = split + compute_chain_witness(compute_price_coefficients(ops, split[:n], split[n:]))
+        n = len(FEE_SPLITS)
+        split = compute_split_witness(ops, FEE_SPLITS)
+        fee_w = split + compute_chain_witness(compute_fee_coefficients(ops, split[:n], split[n:]))
+    del strict
+    writes = list(zip(lay.fair_price + lay.fair_fee, price + fee_w, strict=True))
+    return [v for _, v in compute_trade_range_values(ops, price, fee_w)], writes
+
+
 def build_batch_trace(
     lay: BatchAirLayout,
     steps: Sequence[StepWitness],
@@ -379,6 +634,7 @@ def build_batch_trace(
     empty = get_empty_elements(lay) + [0] * (lay.n_regs - lay.n_elems)
     roots = {False: [int(x) for x in prev_positions_root], True: [int(x) for x in prev_orders_root]}
     acc = [0] * lay.n_tracked
+    fund_acc = 0
     all_old = [_elements(lay, s.old) for s in steps]
     all_new = [_elements(lay, s.new) for s in steps]
     hashed = _hash_all(trace, lay, steps, all_old, all_new, fast)
@@ -390,8 +646,18 @@ def build_batch_trace(
         if old_root != roots[step.is_order]:
             raise RollupError(Reason.UNPROVABLE_BATCH, f"step {index}: path does not open the root")
         merge_rows = lay.order_merge_rows() if step.is_order else lay.merge_rows()
+        key_idx = 0
         for h, row in enumerate(merge_rows):
             trace[lay.bit, base + row] = (step.position_id >> h) & 1
+            key_idx += ((step.position_id >> h) & 1) << h
+            trace[lay.key_idx, base + row + 1 : base + lay.step_rows] = key_idx
+        _fill_transaction(trace, lay, step, rows)
+        fair_writes: list[tuple[int, int]] = []
+        if not step.is_order:
+            fund_acc = _fill_funding(trace, lay, step, rows, old_e, new_e, fund_acc, strict)
+        else:
+            trace[lay.fund_acc, rows] = fund_acc % P
+            trace[lay.fund_acc_after, rows] = fund_acc % P
         untouched = roots[not step.is_order]
         pos_old, pos_new = (untouched, untouched) if step.is_order else (old_root, new_root)
         ord_old, ord_new = (old_root, new_root) if step.is_order else (untouched, untouched)
@@ -418,14 +684,12 @@ def build_batch_trace(
             fill, slack, quotient, order_values = _order_range_values(lay, old_e, new_e)
             trace[lay.quot_hi, rows] = quotient >> 32
             trace[lay.quot_lo, rows] = quotient & 0xFFFFFFFF
-            key_idx = 0
-            for h, row in enumerate(merge_rows):
-                key_idx += ((step.position_id >> h) & 1) << h
-                trace[lay.key_idx, base + row + 1 : base + lay.step_rows] = key_idx
             trace[lay.fill_hi, rows] = (fill >> 32) % P
             trace[lay.fill_lo, rows] = fill & 0xFFFFFFFF
             trace[lay.slack_hi, rows] = (slack >> 32) % P
             trace[lay.slack_lo, rows] = slack & 0xFFFFFFFF
+            trade_values, fair_writes = _trade_order_values(lay, step, new_e, fill, strict)
+            order_values += trade_values
             for k, v in enumerate(order_values):
                 _fill_lane(trace, lay, base, k, v, strict)
         for j in range(lay.n_assets):
@@ -446,6 +710,8 @@ def build_batch_trace(
         for e in range(lay.n_regs):
             trace[lay.reg_a + e, rows] = old_e[e]
             trace[lay.reg_b + e, rows] = new_e[e]
+        for col, value in fair_writes:
+            trace[col, rows] = value % P
         roots[step.is_order] = new_root
 
     def digest(r: list[int]) -> Digest:
