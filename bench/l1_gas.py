@@ -7,7 +7,8 @@ generated verifier of that AIR is deployed on the embedded py-evm and passed to
 data)``. Measured, per batch and per trade:
 
 * gas of verifying the batch proof in one call (``verifier.verifyProof``, measured without
-  the cap in a throw-away fork: it says whether one transaction can hold it);
+  the cap in a throw-away fork: it says whether one transaction can hold it), by phase
+  (each verifier contract's own gas in the call tree, :func:`compute_gas_phases`);
 * when it cannot (the ``default`` preset), the split verification actually used: one
   transaction per Merkle statement, then ``verifyProofSplit``, each with its gas, and
   ``updateState`` with an empty proof;
@@ -135,6 +136,38 @@ def build_verifier(config: Any, preset: str, log_n: int) -> tuple[dict[str, str]
     return sources, time.perf_counter() - start
 
 
+def compute_gas_phases(trace: Any, contracts: Any) -> dict[str, int]:
+    """Return the execution gas of one verification call by phase (contract and function).
+
+    Each frame of the call tree counts its own gas (its children's subtracted): the core's
+    own work (proof parsing, transcript, query positions, FRI bookkeeping), the Merkle
+    openings, the DEEP composition, FRI folding and remainder, the out-of-domain contract,
+    its constraint chunks and periodic groups, and the MODEXP precompile.
+    """
+    names = {
+        str(contracts.core.address): "core: parsing, transcript, FRI bookkeeping",
+        str(contracts.merkle.address): "Merkle openings",
+        str(contracts.deep.address): "DEEP composition",
+        str(contracts.fri.address): "FRI folding and remainder",
+        str(contracts.ood.address): "out-of-domain: boundaries, zerofiers, calls",
+    }
+    for chunk in contracts.chunks:
+        names[str(chunk.address)] = "out-of-domain: transition constraint chunks"
+    for group in contracts.periodic_groups:
+        names[str(group.address)] = "out-of-domain: periodic columns"
+    phases: dict[str, int] = {}
+
+    def walk(frame: Any) -> None:
+        own = int(frame.gas_used) - sum(int(child.gas_used) for child in frame.children)
+        name = names.get(str(frame.address), "precompiles (MODEXP)")
+        phases[name] = phases.get(name, 0) + own
+        for child in frame.children:
+            walk(child)
+
+    walk(trace)
+    return phases
+
+
 def measure(
     prev: Any, result: Any, proof: bytes, sources: dict[str, str], mode: str, options: Any
 ) -> dict:
@@ -184,6 +217,7 @@ def measure(
     with client.env.anchor():
         verifier.verifyProof(proof, felts, sender=operator, gas=2**28)
         verify_gas = int(verifier.call_trace().gas_used)
+        phases = compute_gas_phases(verifier.call_trace(), contracts)
     single_calldata = bytes(verifier.verifyProof.prepare_calldata(proof, felts))
     single_total = BASE_TX_GAS + calldata_gas(single_calldata) + verify_gas
     perpetual = client.system.perpetual
@@ -234,6 +268,9 @@ def measure(
         "wall_s": wall,
         "verify_wall_s": verify_wall,
         "step_lines": [f"{step.name}: {step.total_gas} gas" for step in steps],
+        "phase_lines": [
+            f"{name}: {gas} gas" for name, gas in sorted(phases.items(), key=lambda kv: -kv[1])
+        ],
     }
 
 
@@ -272,14 +309,20 @@ def main() -> None:
     value = 0.0
     for mode in modes:
         samples = [measure(prev, result, proof, sources, mode, options) for _ in range(args.runs)]
-        med = {k: statistics.median(s[k] for s in samples) for k in samples[0] if k != "step_lines"}
+        med = {
+            k: statistics.median(s[k] for s in samples)
+            for k in samples[0]
+            if k not in ("step_lines", "phase_lines")
+        }
         print(f"mode {mode}, {trades} trades, median of {args.runs} run(s):")
         print(f"  verifier deployed in {med['deploy_s']:.1f} s")
         print(
             f"  proof verification in one call (verifyProof): {med['verify_gas']:.0f} gas "
             f"execution, {med['single_total']:.0f} with 21000 + calldata "
-            f"({'over' if med['single_total'] > GAS_CAP else 'under'} the 2^24 cap)"
+            f"({'over' if med['single_total'] > GAS_CAP else 'under'} the 2^24 cap); by phase:"
         )
+        for line in samples[0]["phase_lines"]:
+            print(f"    {line}")
         if med["split"]:
             print(
                 f"  verified in {med['n_steps']:.0f} transactions (split): "

@@ -91,3 +91,52 @@ def test_fibonacci_default_preset_verifies_on_chain() -> None:
     trace, public = build_fibonacci_trace(1 << 6)
     proof = prove(FIBONACCI_AIR, trace, public, options)
     assert contract.verify(proof, public)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("air_name", ["fibonacci", "rpo_chain"])
+def test_invalid_non_canonical_row_value_reverts_in_deep(air_name: str) -> None:
+    # The DEEP contract reads the queried rows (one slice per value for rows narrower than a
+    # word, four values to a word otherwise) and rejects any value >= p: the encoding of p
+    # itself (which reduces to the canonical 0) and the largest 8-byte value, at the first
+    # and the last position of the main rows.
+    from examples.rpo_chain import RPO_CHAIN_AIR
+
+    from starkperp.field.goldilocks import P
+    from starkperp.l1.verifier_gen import deploy_verifier_contracts
+    from starkperp.stark.air import get_composition_width
+
+    air = FIBONACCI_AIR if air_name == "fibonacci" else RPO_CHAIN_AIR
+    contracts = deploy_verifier_contracts(
+        boa.Env(), air, render_verifier(air, MINIMAL, contract_name="V"), "V"
+    )
+    nq, w, a, cw = MINIMAL.n_queries, air.trace_width, air.aux_width, get_composition_width(air)
+
+    def encode(values: list[int]) -> bytes:
+        return b"".join(v.to_bytes(8, "big") for v in values)
+
+    def evaluate(main: list[int]) -> object:
+        return contracts.deep.evaluate(  # type: ignore[attr-defined]
+            list(range(nq)),
+            7,
+            3,
+            5,
+            11,
+            13,
+            encode(main),
+            encode([1] * (nq * 2 * a)),
+            encode([1] * (nq * 2 * cw)),
+            [1] * (2 * w),
+            [1] * (2 * w),
+            [1] * (2 * a + 2),
+            [1] * (2 * a + 2),
+            [1] * (2 * cw),
+            [1] * (4 * (w + a) + 2 * cw),
+        )
+
+    evaluate([P - 1] * (nq * w))
+    for at in (0, nq * w - 1):
+        for bad in (P, 2**64 - 1):
+            main = [1] * (nq * w)
+            main[at] = bad
+            with pytest.raises(boa.BoaError, match="non-canonical field element"):
+                evaluate(main)

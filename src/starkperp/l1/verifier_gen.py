@@ -166,13 +166,13 @@ class _Emitter:
         raise L1Error(L1Reason.BAD_CONFIG, f"cannot generate code for {node!r}")
 
 
-_FRAME_ARGS = """    mc: DynArray[uint256, FRAME_MAIN],
-    mn: DynArray[uint256, FRAME_MAIN],
-    ac: DynArray[uint256, FRAME_AUX],
-    an: DynArray[uint256, FRAME_AUX],
-    per: DynArray[uint256, FRAME_PERIODIC],
-    pub: DynArray[uint256, MAX_PUBLIC],
-    ch: DynArray[uint256, FRAME_CHALLENGES],"""
+_FRAME_ARGS = """    mc: uint256[FRAME_MAIN],
+    mn: uint256[FRAME_MAIN],
+    ac: uint256[FRAME_AUX],
+    an: uint256[FRAME_AUX],
+    per: uint256[FRAME_PERIODIC],
+    pub: uint256[MAX_PUBLIC],
+    ch: uint256[FRAME_CHALLENGES],"""
 
 
 # Opcodes of the constraint interpreter in the chunk contracts (see _CHUNK_TEMPLATE). Each op
@@ -358,6 +358,9 @@ def _render_chunks(air: Air, max_ops: int) -> list[dict[str, object]]:
                 "HI": hi,
                 "NOPS": max(len(program.ops), 1),
                 "NREAL": len(program.ops),
+                "CHUNK_LOOP": "    for i: uint256 in range(NREAL):"
+                if program.ops
+                else "    for i: uint256 in range(NREAL + 1):\n        if i >= NREAL:\n            break",
                 "NWORDS": len(words),
                 "NCONSTS": len(constants),
                 "PROGRAM": _render_list(words),
@@ -646,6 +649,18 @@ def render_verifier(
         "MAX_PROOF": max_proof_bytes,
         "FOLD_INV": pow(options.folding_factor, P - 2, P),
         "FOLD_BODY": _render_fold_body(options.folding_factor),
+        "DEEP_ROWS": _render_deep_rows(air),
+        "REMAINDER_ABSORB": _render_remainder_absorb(air, options),
+        "FRI_LEAF_READ": _render_fri_leaf_read(options.folding_factor),
+        "MERKLE_ROOT_BODY": _render_merkle_root_body("    ", "nodes", "indices", "leaves", True),
+        "MERKLE_CHECK_BODY": _render_merkle_root_body(
+            "        ", "proof", "indices[op]", "leaves[op]", False
+        ),
+        "REMAINDER_HORNER": "\n".join(
+            f"        e{part} = unsafe_add(unsafe_mul(e{part}, x), coefficients[{2 * k + part}]) % P"
+            for k in range(options.fri_max_remainder_degree - 1, -1, -1)
+            for part in (0, 1)
+        ),
         "FOLD_ROOT_INV": pow(get_root_of_unity(options.folding_factor.bit_length() - 1), P - 2, P),
         "BOUNDARY_SPEC": _render_boundary_table(air),
         "BOUNDARY_VALUES": _render_boundary_values(air),
@@ -663,6 +678,7 @@ def render_verifier(
         f"{contract_name}Ood": fill(_OOD_TEMPLATE, {}),
         f"{contract_name}Merkle": fill(_MERKLE_TEMPLATE, {}),
         f"{contract_name}Deep": fill(_DEEP_TEMPLATE, {}),
+        f"{contract_name}Fri": fill(_FRI_TEMPLATE, {}),
     }
     for i, chunk in enumerate(_render_chunks(air, max_chunk_ops)):
         sources[f"{contract_name}Chunk{i}"] = fill(_CHUNK_TEMPLATE, {"CHUNK": i, **chunk})
@@ -678,6 +694,7 @@ class VerifierContracts:
     core: Any
     merkle: Any
     deep: Any
+    fri: Any
     ood: Any
     chunks: tuple[Any, ...]
     periodic_groups: tuple[Any, ...]
@@ -703,15 +720,252 @@ def deploy_verifier_contracts(
     )
     merkle = load(f"{contract_name}Merkle").deploy(env=env)
     deep = load(f"{contract_name}Deep").deploy(env=env)
-    core = load(contract_name).deploy(ood.address, merkle.address, deep.address, env=env)
+    fri = load(f"{contract_name}Fri").deploy(env=env)
+    core = load(contract_name).deploy(
+        ood.address, merkle.address, deep.address, fri.address, env=env
+    )
     return VerifierContracts(
-        core=core, merkle=merkle, deep=deep, ood=ood, chunks=chunks, periodic_groups=groups
+        core=core,
+        merkle=merkle,
+        deep=deep,
+        fri=fri,
+        ood=ood,
+        chunks=chunks,
+        periodic_groups=groups,
     )
 
 
 def deploy_verifier(env: Any, air: Air, sources: dict[str, str], contract_name: str) -> Any:
     """Compile and deploy the contracts of :func:`render_verifier`; return the core verifier."""
     return deploy_verifier_contracts(env, air, sources, contract_name).core
+
+
+_MASK64 = (1 << 64) - 1
+
+_DEEP_UNROLLED_WORDS = 38
+
+
+def _render_row_reads(buf: str, base: str, n: int, pad: str) -> list[tuple[list[str], list[str]]]:
+    # Read the n consecutive 8-byte field elements of a row at byte ``base`` of ``buf``: four
+    # to an extract32 (the last, partial group from the word that ends at the row's end; rows
+    # shorter than a word one slice per element, all in one group). Returns, per group, the
+    # lines that set its locals and the locals' names, one per element in order (an extension
+    # element's two halves always fall in the same group).
+    if n < 4:
+        names = [f"u{i}" for i in range(n)]
+        lines = [
+            f"{pad}{name} = convert(slice({buf}, {base} + {8 * i}, 8), uint256)"
+            for i, name in enumerate(names)
+        ]
+        return [(lines, names)] if n else []
+
+    def lane(w: int) -> str:
+        shift = 192 - 64 * w
+        return (
+            "w >> 192" if w == 0 else f"(w >> {shift}) & {_MASK64}" if shift else f"w & {_MASK64}"
+        )
+
+    groups = []
+    for start in range(0, n - n % 4, 4):
+        lines = [f"{pad}w = extract32({buf}, {base} + {8 * start}, output_type=uint256)"]
+        lines += [f"{pad}u{k} = {lane(k)}" for k in range(4)]
+        groups.append((lines, [f"u{k}" for k in range(4)]))
+    tail = n % 4
+    if tail:
+        lines = [f"{pad}w = extract32({buf}, {base} + {8 * (n - 4)}, output_type=uint256)"]
+        lines += [f"{pad}u{j} = {lane(4 - tail + j)}" for j in range(tail)]
+        groups.append((lines, [f"u{j}" for j in range(tail)]))
+    return groups
+
+
+def _render_sum(terms: list[str]) -> str:
+    acc = terms[-1]
+    for term in reversed(terms[:-1]):
+        acc = f"unsafe_add({term}, {acc})"
+    return acc
+
+
+def _render_deep_rows(air: Air) -> str:
+    # The per-query body of the DEEP composition, unrolled over the columns: each row's values
+    # read at literal offsets, checked canonical (v < P iff v + 2^32 - 1 < 2^64, OR-ed into
+    # ``bad``), and multiplied into the four unreduced sums (products < 2^131).
+    w, a, cw = air.trace_width, air.aux_width, get_composition_width(air)
+    pad = " " * 8
+    lines: list[str] = []
+
+    def emit(groups: list[tuple[list[str], list[str]]], terms_of: Any) -> None:
+        first = 0
+        for group_lines, names in groups:
+            lines.extend(group_lines)
+            checks = " | ".join(f"unsafe_add({n}, 4294967295)" for n in names)
+            lines.append(f"{pad}bad = bad | {checks}")
+            sums: dict[str, list[str]] = {"sz0": [], "sz1": [], "sg0": [], "sg1": []}
+            terms_of(first, names, sums)
+            for acc, terms in sums.items():
+                if terms:
+                    lines.append(f"{pad}{acc} = unsafe_add({acc}, {_render_sum(terms)})")
+            first += len(names)
+
+    def main_terms(first: int, names: list[str], sums: dict[str, list[str]]) -> None:
+        for i, v in enumerate(names):
+            k = 4 * (first + i)
+            for j, acc in enumerate(("sz0", "sz1", "sg0", "sg1")):
+                sums[acc].append(f"unsafe_mul(deep[{k + j}], {v})")
+
+    def ext_terms(base: int, stride: int, accs: tuple[str, ...]) -> Any:
+        def terms(first: int, names: list[str], sums: dict[str, list[str]]) -> None:
+            for i in range(0, len(names), 2):
+                v0, v1 = names[i], names[i + 1]
+                k = base + stride * ((first + i) // 2)
+                for j in range(0, len(accs), 2):
+                    c0, c1 = accs[j], accs[j + 1]
+                    d0, d1 = f"deep[{k + j}]", f"deep[{k + j + 1}]"
+                    sums[c0] += [
+                        f"unsafe_mul({d0}, {v0})",
+                        f"unsafe_mul({d1}, unsafe_mul(7, {v1}))",
+                    ]
+                    sums[c1] += [f"unsafe_mul({d0}, {v1})", f"unsafe_mul({d1}, {v0})"]
+
+        return terms
+
+    # The first words of the row unrolled with literal indices, as many as the contract's
+    # code size allows (about 370 bytes a word); the rest in a loop, each column's four
+    # coefficients packed in one word of ``dm``; the last, partial word unrolled.
+    unrolled = max(0, min(w // 4, _DEEP_UNROLLED_WORDS - (2 * a + 2 * cw + 3) // 4))
+    if w < 4 or unrolled == w // 4:
+        emit(_render_row_reads("mainRows", "mb", w, pad), main_terms)
+    else:
+        emit(_render_row_reads("mainRows", "mb", w, pad)[:unrolled], main_terms)
+        m64 = f"{_MASK64}"
+        lines.append(f"{pad}for g: uint256 in range({unrolled}, {w // 4}):")
+        inner = pad + "    "
+        lines.append(f"{inner}w = extract32(mainRows, mb + 32 * g, output_type=uint256)")
+        lines.append(f"{inner}u0 = w >> 192")
+        lines.append(f"{inner}u1 = (w >> 128) & {m64}")
+        lines.append(f"{inner}u2 = (w >> 64) & {m64}")
+        lines.append(f"{inner}u3 = w & {m64}")
+        checks = " | ".join(f"unsafe_add(u{k}, 4294967295)" for k in range(4))
+        lines.append(f"{inner}bad = bad | {checks}")
+        for k in range(4):
+            lines.append(f"{inner}d{k} = dm[4 * g + {k}]")
+        for acc, part in (
+            ("sz0", "d{k} >> 192"),
+            ("sz1", "(d{k} >> 128) & M"),
+            ("sg0", "(d{k} >> 64) & M"),
+            ("sg1", "d{k} & M"),
+        ):
+            terms = [f"unsafe_mul({part.format(k=k).replace('M', m64)}, u{k})" for k in range(4)]
+            lines.append(f"{inner}{acc} = unsafe_add({acc}, {_render_sum(terms)})")
+        tail = w % 4
+        if tail:
+            names = [f"u{j}" for j in range(tail)]
+            group = [f"{pad}w = extract32(mainRows, mb + {8 * (w - 4)}, output_type=uint256)"]
+            for j in range(tail):
+                shift = 192 - 64 * (4 - tail + j)
+                group.append(
+                    f"{pad}u{j} = (w >> {shift}) & {m64}" if shift else f"{pad}u{j} = w & {m64}"
+                )
+            lines.extend(group)
+            checks = " | ".join(f"unsafe_add({n}, 4294967295)" for n in names)
+            lines.append(f"{pad}bad = bad | {checks}")
+            sums: dict[str, list[str]] = {"sz0": [], "sz1": [], "sg0": [], "sg1": []}
+            main_terms(w - tail, names, sums)
+            for acc, terms in sums.items():
+                lines.append(f"{pad}{acc} = unsafe_add({acc}, {_render_sum(terms)})")
+    emit(
+        _render_row_reads("auxRows", "ab", 2 * a, pad),
+        ext_terms(4 * w, 4, ("sz0", "sz1", "sg0", "sg1")),
+    )
+    emit(
+        _render_row_reads("compRows", "cb", 2 * cw, pad), ext_terms(4 * (w + a), 2, ("sz0", "sz1"))
+    )
+    return "\n".join(lines)
+
+
+def _render_fri_leaf_read(factor: int) -> str:
+    # one FRI leaf (FOLD extension values) read at literal offsets from ``at``, each checked
+    # canonical (OR-ed into ``leafBad``) and appended to ``layerVals``
+    pad = " " * 12
+    lines = []
+    for group_lines, names in _render_row_reads("proof", "at", 2 * factor, pad):
+        lines += group_lines
+        checks = " | ".join(f"unsafe_add({n}, 4294967295)" for n in names)
+        lines.append(f"{pad}leafBad = leafBad | {checks}")
+        lines += [f"{pad}layerVals.append({n})" for n in names]
+    return "\n".join(lines)
+
+
+def _render_remainder_absorb(air: Air, options: ProofOptions) -> str:
+    # The transcript absorbs the remainder's bytes. A slice of the proof with a run-time length
+    # is typed as large as the proof (a buffer that size, and memory gas); when the bytes
+    # after the remainder always outnumber its bound (the nonce and the queried rows follow),
+    # a slice of the bound's literal length is taken and cut to the real length instead.
+    rows = options.n_queries * (8 * air.trace_width + 16 * get_composition_width(air))
+    bound = 16 * (options.fri_max_remainder_degree + 1)
+    if 16 + 8 + rows + 4 >= bound:
+        return (
+            "    st = keccak256(slice(concat(st, slice(proof, remStart, 16 * REM_BOUND)), 0, "
+            "32 + 16 * remLen))"
+        )
+    return "    st = keccak256(concat(st, slice(proof, remStart, 16 * remLen)))"
+
+
+def _render_merkle_root_body(pad: str, nodes: str, indices: str, leaves: str, fresh: bool) -> str:
+    # The multi-opening loop, shared by ``_root`` and the inlined copy in ``checkOpenings``:
+    # leaves at sorted indices hashed up to the root in ``dig[0]``.
+    body = """    # the opening's sibling nodes are the count 32-byte words at byte ``at`` of ``nodes``
+    m: uint256 = len(indices)
+    assert m == len(leaves) and m > 0, "Merkle opening shape"
+    assert depth <= MAX_DEPTH, "Merkle depth"
+    assert at + 32 * count <= len(nodes), "Merkle nodes"
+    idx: uint256[NQ] = empty(uint256[NQ])
+    dig: bytes32[NQ] = empty(bytes32[NQ])
+    for i: uint256 in range(NQ):
+        if i >= m:
+            break
+        idx[i] = indices[i]
+        dig[i] = leaves[i]
+    cursor: uint256 = 0
+    for level: uint256 in range(MAX_DEPTH):
+        if level >= depth:
+            break
+        # parents are written in place: slot j <= the slot i being read
+        i: uint256 = 0
+        j: uint256 = 0
+        for _: uint256 in range(NQ):
+            if i >= m:
+                break
+            index: uint256 = idx[i]
+            paired: bool = False
+            if index & 1 == 0 and i + 1 < m:
+                paired = idx[i + 1] == index + 1
+            if paired:
+                dig[j] = keccak256(concat(dig[i], dig[i + 1]))
+                i += 2
+            else:
+                # (a read past this opening's nodes makes the final count check fail)
+                sibling: bytes32 = extract32(nodes, at + 32 * cursor)
+                cursor += 1
+                if index & 1 == 0:
+                    dig[j] = keccak256(concat(dig[i], sibling))
+                else:
+                    dig[j] = keccak256(concat(sibling, dig[i]))
+                i += 1
+            idx[j] = index >> 1
+            j += 1
+        m = j
+    assert cursor == count, "Merkle opening has unused nodes"
+    assert m == 1 and idx[0] == 0, "Merkle indices out of range"
+"""
+    body = body.replace("len(indices)", f"len({indices})").replace("len(leaves)", f"len({leaves})")
+    body = body.replace("indices[i]", f"{indices}[i]").replace("leaves[i]", f"{leaves}[i]")
+    body = body.replace("len(nodes)", f"len({nodes})").replace(
+        "extract32(nodes,", f"extract32({nodes},"
+    )
+    if not fresh:
+        body = body.replace("    idx: uint256[NQ] = empty(uint256[NQ])\n", "")
+        body = body.replace("    dig: bytes32[NQ] = empty(bytes32[NQ])\n", "")
+    return "\n".join(pad + line[4:] if line else line for line in body.rstrip("\n").split("\n"))
 
 
 def _render_fold_body(factor: int) -> str:
@@ -897,6 +1151,7 @@ FRAME_COEFFICIENTS: constant(uint256) = 2 * NCOEF
 FRAME_BOUNDARIES: constant(uint256) = 2 * NB + 2
 FRAME_DEEP: constant(uint256) = 4 * (W + A) + 2 * CW
 MAX_LAYERS: constant(uint256) = {{MAX_LAYERS}}
+MAX_OPENINGS: constant(uint256) = MAX_LAYERS + 3
 MAX_DEPTH: constant(uint256) = 32
 MAX_NODES: constant(uint256) = NQ * MAX_DEPTH
 MAX_FRI_NODES: constant(uint256) = NQ * 200
@@ -926,22 +1181,33 @@ interface IOod:
         z0: uint256,
         z1: uint256,
         logN: uint256,
-        mc: DynArray[uint256, FRAME_MAIN],
-        mn: DynArray[uint256, FRAME_MAIN],
-        ac: DynArray[uint256, FRAME_AUX],
-        an: DynArray[uint256, FRAME_AUX],
-        hz: DynArray[uint256, FRAME_COMP],
-        pub: DynArray[uint256, MAX_PUBLIC],
-        ch: DynArray[uint256, FRAME_CHALLENGES],
-        alphas: DynArray[uint256, FRAME_COEFFICIENTS],
+        mc: uint256[FRAME_MAIN],
+        mn: uint256[FRAME_MAIN],
+        ac: uint256[FRAME_AUX],
+        an: uint256[FRAME_AUX],
+        hz: uint256[FRAME_COMP],
+        pub: uint256[MAX_PUBLIC],
+        ch: uint256[FRAME_CHALLENGES],
+        alphas: uint256[FRAME_COEFFICIENTS],
     ) -> bool: view
 
 
 interface IMerkle:
-    def computeRoot(
-        indices: DynArray[uint256, NQ], leaves: DynArray[bytes32, NQ], nodes: Bytes[MAX_PROOF], depth: uint256
-    ) -> bytes32: view
-    def isVerified(statement: bytes32) -> bool: view
+    def checkOpenings(
+        proof: Bytes[MAX_PROOF],
+        roots: DynArray[bytes32, MAX_OPENINGS],
+        depths: DynArray[uint256, MAX_OPENINGS],
+        indices: DynArray[DynArray[uint256, NQ], MAX_OPENINGS],
+        leaves: DynArray[DynArray[bytes32, NQ], MAX_OPENINGS],
+        ats: DynArray[uint256, MAX_OPENINGS],
+        counts: DynArray[uint256, MAX_OPENINGS],
+    ) -> bool: view
+    def checkStatements(
+        roots: DynArray[bytes32, MAX_OPENINGS],
+        depths: DynArray[uint256, MAX_OPENINGS],
+        indices: DynArray[DynArray[uint256, NQ], MAX_OPENINGS],
+        leaves: DynArray[DynArray[bytes32, NQ], MAX_OPENINGS],
+    ) -> bool: view
 
 
 interface IDeep:
@@ -952,16 +1218,19 @@ interface IDeep:
         z1: uint256,
         zg0: uint256,
         zg1: uint256,
-        mainVals: DynArray[uint256, NQ * W],
-        auxVals: DynArray[uint256, NQ * 2 * A + 1],
-        compVals: DynArray[uint256, NQ * 2 * CW],
-        mc: DynArray[uint256, FRAME_MAIN],
-        mn: DynArray[uint256, FRAME_MAIN],
-        ac: DynArray[uint256, FRAME_AUX],
-        an: DynArray[uint256, FRAME_AUX],
-        hz: DynArray[uint256, FRAME_COMP],
-        deep: DynArray[uint256, FRAME_DEEP],
+        mainRows: Bytes[NQ * ROW_BYTES],
+        auxRows: Bytes[NQ * AUX_ROW_BYTES],
+        compRows: Bytes[NQ * COMP_ROW_BYTES],
+        mc: uint256[FRAME_MAIN],
+        mn: uint256[FRAME_MAIN],
+        ac: uint256[FRAME_AUX],
+        an: uint256[FRAME_AUX],
+        hz: uint256[FRAME_COMP],
+        deep: uint256[FRAME_DEEP],
     ) -> (DynArray[uint256, NQ], DynArray[uint256, NQ]): view
+
+
+interface IFri:
     def fold(
         vals: DynArray[uint256, NQ * 2 * FOLD],
         idx: DynArray[uint256, NQ],
@@ -970,19 +1239,27 @@ interface IDeep:
         b0: uint256,
         b1: uint256,
     ) -> (DynArray[uint256, NQ], DynArray[uint256, NQ]): view
+    def evaluateRemainder(
+        positions: DynArray[uint256, NQ],
+        offset: uint256,
+        generator: uint256,
+        coefficients: uint256[2 * REM_BOUND],
+    ) -> (DynArray[uint256, NQ], DynArray[uint256, NQ]): view
 
 
 ood: public(immutable(address))
 merkle: public(immutable(address))
 deepComposer: public(immutable(address))
+friFolder: public(immutable(address))
 verifiedFacts: public(HashMap[bytes32, bool])
 
 
 @deploy
-def __init__(_ood: address, _merkle: address, _deep: address):
+def __init__(_ood: address, _merkle: address, _deep: address, _fri: address):
     ood = _ood
     merkle = _merkle
     deepComposer = _deep
+    friFolder = _fri
 
 
 {{FIELD_ARITHMETIC}}
@@ -1004,8 +1281,12 @@ def _draw(state: bytes32, counter: uint256) -> uint256:
 @view
 def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC], split: bool):
     assert len(pub) == NPUB, "public input count"
-    for v: uint256 in pub:
-        assert v < P, "public input not canonical"
+    pubf: uint256[MAX_PUBLIC] = empty(uint256[MAX_PUBLIC])
+    for i: uint256 in range(NPUB + 1):
+        if i >= NPUB:
+            break
+        assert pub[i] < P, "public input not canonical"
+        pubf[i] = pub[i]
 
     # Stage 0: header and shape.
     o: uint256 = 0
@@ -1040,35 +1321,35 @@ def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC], split: 
     o += 32
 
     oodStart: uint256 = o
-    mc: DynArray[uint256, FRAME_MAIN] = []
-    mn: DynArray[uint256, FRAME_MAIN] = []
-    ac: DynArray[uint256, FRAME_AUX] = []
-    an: DynArray[uint256, FRAME_AUX] = []
-    hz: DynArray[uint256, FRAME_COMP] = []
+    mc: uint256[FRAME_MAIN] = empty(uint256[FRAME_MAIN])
+    mn: uint256[FRAME_MAIN] = empty(uint256[FRAME_MAIN])
+    ac: uint256[FRAME_AUX] = empty(uint256[FRAME_AUX])
+    an: uint256[FRAME_AUX] = empty(uint256[FRAME_AUX])
+    hz: uint256[FRAME_COMP] = empty(uint256[FRAME_COMP])
     for i: uint256 in range(FRAME_MAIN):
         v: uint256 = convert(slice(proof, o, 8), uint256)
         assert v < P, "non-canonical field element"
-        mc.append(v)
+        mc[i] = v
         o += 8
     for i: uint256 in range(FRAME_MAIN):
         v: uint256 = convert(slice(proof, o, 8), uint256)
         assert v < P, "non-canonical field element"
-        mn.append(v)
+        mn[i] = v
         o += 8
     for i: uint256 in range(2 * A):
         v: uint256 = convert(slice(proof, o, 8), uint256)
         assert v < P, "non-canonical field element"
-        ac.append(v)
+        ac[i] = v
         o += 8
     for i: uint256 in range(2 * A):
         v: uint256 = convert(slice(proof, o, 8), uint256)
         assert v < P, "non-canonical field element"
-        an.append(v)
+        an[i] = v
         o += 8
     for i: uint256 in range(FRAME_COMP):
         v: uint256 = convert(slice(proof, o, 8), uint256)
         assert v < P, "non-canonical field element"
-        hz.append(v)
+        hz[i] = v
         o += 8
     oodBytes: Bytes[OOD_BYTES] = slice(proof, oodStart, OOD_BYTES)
 
@@ -1083,54 +1364,43 @@ def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC], split: 
     assert convert(slice(proof, o, 2), uint256) == remLen, "FRI remainder length"
     o += 2
     remStart: uint256 = o
-    remainder: DynArray[uint256, 2 * REM_BOUND] = []
+    remainder: uint256[2 * REM_BOUND] = empty(uint256[2 * REM_BOUND])
     for i: uint256 in range(2 * REM_BOUND):
         if i >= 2 * remLen:
             break
         v: uint256 = convert(slice(proof, o, 8), uint256)
         assert v < P, "non-canonical field element"
-        remainder.append(v)
+        remainder[i] = v
         o += 8
     nonceBytes: bytes8 = convert(slice(proof, o, 8), bytes8)
     o += 8
 
     # rows (leaf hashes are keccak256 of the row bytes in the proof) and their openings
-    mainVals: DynArray[uint256, NQ * W] = []
+    # (the rows' values are read, and checked canonical, by the DEEP contract)
+    mainStart: uint256 = o
     mainLeaves: DynArray[bytes32, NQ] = []
     for q: uint256 in range(NQ):
         mainLeaves.append(keccak256(slice(proof, o, ROW_BYTES)))
-        for c: uint256 in range(W):
-            v: uint256 = convert(slice(proof, o, 8), uint256)
-            assert v < P, "non-canonical field element"
-            mainVals.append(v)
-            o += 8
+        o += ROW_BYTES
     mainNodes: uint256 = convert(slice(proof, o, 2), uint256)
     mainAt: uint256 = o + 2
     o = mainAt + 32 * mainNodes
-    auxVals: DynArray[uint256, NQ * 2 * A + 1] = []
+    auxStart: uint256 = o
     auxLeaves: DynArray[bytes32, NQ] = []
     auxNodes: uint256 = 0
     auxAt: uint256 = 0
     if A > 0:
         for q: uint256 in range(NQ):
             auxLeaves.append(keccak256(slice(proof, o, AUX_ROW_BYTES)))
-            for c: uint256 in range(2 * A):
-                v: uint256 = convert(slice(proof, o, 8), uint256)
-                assert v < P, "non-canonical field element"
-                auxVals.append(v)
-                o += 8
+            o += AUX_ROW_BYTES
         auxNodes = convert(slice(proof, o, 2), uint256)
         auxAt = o + 2
         o = auxAt + 32 * auxNodes
-    compVals: DynArray[uint256, NQ * 2 * CW] = []
+    compStart: uint256 = o
     compLeaves: DynArray[bytes32, NQ] = []
     for q: uint256 in range(NQ):
         compLeaves.append(keccak256(slice(proof, o, COMP_ROW_BYTES)))
-        for c: uint256 in range(2 * CW):
-            v: uint256 = convert(slice(proof, o, 8), uint256)
-            assert v < P, "non-canonical field element"
-            compVals.append(v)
-            o += 8
+        o += COMP_ROW_BYTES
     compNodes: uint256 = convert(slice(proof, o, 2), uint256)
     compAt: uint256 = o + 2
     o = compAt + 32 * compNodes
@@ -1171,16 +1441,16 @@ def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC], split: 
     )
     ctr: uint256 = 0
     st = keccak256(concat(st, mainRoot))
-    ch: DynArray[uint256, FRAME_CHALLENGES] = []
+    ch: uint256[FRAME_CHALLENGES] = empty(uint256[FRAME_CHALLENGES])
     if A > 0:
         for i: uint256 in range(2 * NCH):
-            ch.append(self._draw(st, ctr) % P)
+            ch[i] = self._draw(st, ctr) % P
             ctr += 1
         st = keccak256(concat(st, auxRoot))
         ctr = 0
-    alphas: DynArray[uint256, FRAME_COEFFICIENTS] = []
+    alphas: uint256[FRAME_COEFFICIENTS] = empty(uint256[FRAME_COEFFICIENTS])
     for i: uint256 in range(FRAME_COEFFICIENTS):
-        alphas.append(self._draw(st, ctr) % P)
+        alphas[i] = convert(keccak256(concat(st, convert(convert(ctr, uint64), bytes8))), uint256) % P
         ctr += 1
     st = keccak256(concat(st, compRoot))
     ctr = 0
@@ -1195,9 +1465,9 @@ def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC], split: 
     assert z1 != 0, "no out-of-domain point"
     st = keccak256(concat(st, oodBytes))
     ctr = 0
-    deep: DynArray[uint256, FRAME_DEEP] = []
+    deep: uint256[FRAME_DEEP] = empty(uint256[FRAME_DEEP])
     for i: uint256 in range(FRAME_DEEP):
-        deep.append(self._draw(st, ctr) % P)
+        deep[i] = convert(keccak256(concat(st, convert(convert(ctr, uint64), bytes8))), uint256) % P
         ctr += 1
     betas: DynArray[uint256, 2 * MAX_LAYERS] = []
     for root: bytes32 in friRoots:
@@ -1205,7 +1475,7 @@ def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC], split: 
         ctr = 0
         betas.append(self._draw(st, 0) % P)
         betas.append(self._draw(st, 1) % P)
-    st = keccak256(concat(st, slice(proof, remStart, 16 * remLen)))
+{{REMAINDER_ABSORB}}
     ctr = 0
     if GRINDING > 0:
         work: uint256 = convert(keccak256(concat(st, nonceBytes)), uint256)
@@ -1239,20 +1509,30 @@ def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC], split: 
 
     # Check A: the out-of-domain identity (generated contracts).
     g: uint256 = self._root(logN)
-    assert staticcall IOod(ood).check(z0, z1, logN, mc, mn, ac, an, hz, pub, ch, alphas), "out-of-domain mismatch"
+    assert staticcall IOod(ood).check(z0, z1, logN, mc, mn, ac, an, hz, pubf, ch, alphas), "out-of-domain mismatch"
 
-    # Check B: trace and composition openings.
-    # (split: the openings were verified as Merkle statements in earlier transactions)
-    if split:
-        assert staticcall IMerkle(merkle).isVerified(keccak256(abi_encode(mainRoot, logSize, positions, mainLeaves))), "main trace root"
-        if A > 0:
-            assert staticcall IMerkle(merkle).isVerified(keccak256(abi_encode(auxRoot, logSize, positions, auxLeaves))), "aux trace root"
-        assert staticcall IMerkle(merkle).isVerified(keccak256(abi_encode(compRoot, logSize, positions, compLeaves))), "composition root"
-    else:
-        assert staticcall IMerkle(merkle).computeRoot(positions, mainLeaves, slice(proof, mainAt, 32 * mainNodes), logSize) == mainRoot, "main trace root"
-        if A > 0:
-            assert staticcall IMerkle(merkle).computeRoot(positions, auxLeaves, slice(proof, auxAt, 32 * auxNodes), logSize) == auxRoot, "aux trace root"
-        assert staticcall IMerkle(merkle).computeRoot(positions, compLeaves, slice(proof, compAt, 32 * compNodes), logSize) == compRoot, "composition root"
+    # Check B: trace and composition openings, collected here and checked together with the
+    # FRI layers' at the end, in one call to the Merkle contract (split: as Merkle statements
+    # it verified in earlier transactions).
+    mRoots: DynArray[bytes32, MAX_OPENINGS] = [mainRoot]
+    mDepths: DynArray[uint256, MAX_OPENINGS] = [logSize]
+    mIdx: DynArray[DynArray[uint256, NQ], MAX_OPENINGS] = [positions]
+    opLeaves: DynArray[DynArray[bytes32, NQ], MAX_OPENINGS] = [mainLeaves]
+    mAt: DynArray[uint256, MAX_OPENINGS] = [mainAt]
+    mCount: DynArray[uint256, MAX_OPENINGS] = [mainNodes]
+    if A > 0:
+        mRoots.append(auxRoot)
+        mDepths.append(logSize)
+        mIdx.append(positions)
+        opLeaves.append(auxLeaves)
+        mAt.append(auxAt)
+        mCount.append(auxNodes)
+    mRoots.append(compRoot)
+    mDepths.append(logSize)
+    mIdx.append(positions)
+    opLeaves.append(compLeaves)
+    mAt.append(compAt)
+    mCount.append(compNodes)
 
     # Check C: DEEP composition at the queries, then FRI.
     zg0: uint256 = uint256_mulmod(z0, g, P)
@@ -1261,12 +1541,30 @@ def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC], split: 
     curPos: DynArray[uint256, NQ] = positions
     cur0: DynArray[uint256, NQ] = []
     cur1: DynArray[uint256, NQ] = []
+    auxRows: Bytes[NQ * AUX_ROW_BYTES] = b""
+    if A > 0:
+        auxRows = slice(proof, auxStart, NQ * AUX_ROW_BYTES)
     cur0, cur1 = staticcall IDeep(deepComposer).evaluate(
-        positions, gen, z0, z1, zg0, zg1, mainVals, auxVals, compVals, mc, mn, ac, an, hz, deep
+        positions,
+        gen,
+        z0,
+        z1,
+        zg0,
+        zg1,
+        slice(proof, mainStart, NQ * ROW_BYTES),
+        auxRows,
+        slice(proof, compStart, NQ * COMP_ROW_BYTES),
+        mc,
+        mn,
+        ac,
+        an,
+        hz,
+        deep,
     )
 
     m: uint256 = size
     logM: uint256 = logSize
+    leafBad: uint256 = 0
     offset: uint256 = DOMAIN_OFFSET
     for layer: uint256 in range(MAX_LAYERS):
         if layer >= nLayers:
@@ -1299,16 +1597,18 @@ def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC], split: 
         # the layer's leaves, read from the proof (leaf hashes over their bytes)
         at: uint256 = friLeafAt[layer]
         layerVals: DynArray[uint256, NQ * 2 * FOLD] = []
+        w: uint256 = 0
+        u0: uint256 = 0
+        u1: uint256 = 0
+        u2: uint256 = 0
+        u3: uint256 = 0
         layerLeaves: DynArray[bytes32, NQ] = []
         for s: uint256 in range(NQ):
             if s >= len(idx):
                 break
             layerLeaves.append(keccak256(slice(proof, at, LEAF_BYTES)))
-            for c: uint256 in range(2 * FOLD):
-                v: uint256 = convert(slice(proof, at, 8), uint256)
-                assert v < P, "non-canonical field element"
-                layerVals.append(v)
-                at += 8
+{{FRI_LEAF_READ}}
+            at += LEAF_BYTES
         for q: uint256 in range(NQ):
             if q >= len(curPos):
                 break
@@ -1321,36 +1621,37 @@ def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC], split: 
                     break
                 if idx[s] == j:
                     li = s
+                    break
             base: uint256 = 2 * FOLD * li + 2 * slot
             if layer == 0:
                 assert layerVals[base] == cur0[q] and layerVals[base + 1] == cur1[q], "DEEP mismatch"
             else:
                 assert layerVals[base] == cur0[q] and layerVals[base + 1] == cur1[q], "FRI folding"
-        if split:
-            assert staticcall IMerkle(merkle).isVerified(keccak256(abi_encode(friRoots[layer], logM - LOG_FOLD, idx, layerLeaves))), "FRI layer root"
-        else:
-            assert staticcall IMerkle(merkle).computeRoot(idx, layerLeaves, slice(proof, friNodeAt[layer], 32 * friNodeCount[layer]), logM - LOG_FOLD) == friRoots[layer], "FRI layer root"
-        cur0, cur1 = staticcall IDeep(deepComposer).fold(
+        mRoots.append(friRoots[layer])
+        mDepths.append(logM - LOG_FOLD)
+        mIdx.append(idx)
+        opLeaves.append(layerLeaves)
+        mAt.append(friNodeAt[layer])
+        mCount.append(friNodeCount[layer])
+        cur0, cur1 = staticcall IFri(friFolder).fold(
             layerVals, idx, offset, self._root(logM), betas[2 * layer], betas[2 * layer + 1]
         )
         curPos = idx
         offset = self._pow(offset, FOLD)
         m = mLeaves
         logM -= LOG_FOLD
-    generator: uint256 = self._root(logM)
+    rem0: DynArray[uint256, NQ] = []
+    rem1: DynArray[uint256, NQ] = []
+    rem0, rem1 = staticcall IFri(friFolder).evaluateRemainder(curPos, offset, self._root(logM), remainder)
     for q: uint256 in range(NQ):
         if q >= len(curPos):
             break
-        x: uint256 = uint256_mulmod(offset, self._pow(generator, curPos[q]), P)
-        e0: uint256 = 0
-        e1: uint256 = 0
-        for i: uint256 in range(REM_BOUND):
-            if i >= remLen:
-                break
-            k: uint256 = remLen - 1 - i
-            e0 = uint256_addmod(uint256_mulmod(e0, x, P), remainder[2 * k], P)
-            e1 = uint256_addmod(uint256_mulmod(e1, x, P), remainder[2 * k + 1], P)
-        assert e0 == cur0[q] and e1 == cur1[q], "FRI remainder"
+        assert rem0[q] == cur0[q] and rem1[q] == cur1[q], "FRI remainder"
+    assert leafBad >> 64 == 0, "non-canonical field element"
+    if split:
+        assert staticcall IMerkle(merkle).checkStatements(mRoots, mDepths, mIdx, opLeaves), "Merkle statements"
+    else:
+        assert staticcall IMerkle(merkle).checkOpenings(proof, mRoots, mDepths, mIdx, opLeaves, mAt, mCount), "Merkle openings"
 
 
 @external
@@ -1402,53 +1703,14 @@ verified: public(HashMap[bytes32, bool])
 @internal
 @pure
 def _root(
-    indices: DynArray[uint256, NQ], leaves: DynArray[bytes32, NQ], nodes: Bytes[MAX_PROOF], depth: uint256
+    indices: DynArray[uint256, NQ],
+    leaves: DynArray[bytes32, NQ],
+    nodes: Bytes[MAX_PROOF],
+    at: uint256,
+    count: uint256,
+    depth: uint256,
 ) -> bytes32:
-    m: uint256 = len(indices)
-    assert m == len(leaves) and m > 0, "Merkle opening shape"
-    assert depth <= MAX_DEPTH, "Merkle depth"
-    count: uint256 = len(nodes) // 32
-    assert 32 * count == len(nodes), "Merkle nodes"
-    idx: uint256[NQ] = empty(uint256[NQ])
-    dig: bytes32[NQ] = empty(bytes32[NQ])
-    for i: uint256 in range(NQ):
-        if i >= m:
-            break
-        idx[i] = indices[i]
-        dig[i] = leaves[i]
-    cursor: uint256 = 0
-    for level: uint256 in range(MAX_DEPTH):
-        if level >= depth:
-            break
-        # parents are written in place: slot j <= the slot i being read
-        i: uint256 = 0
-        j: uint256 = 0
-        for _: uint256 in range(NQ):
-            if i >= m:
-                break
-            index: uint256 = idx[i]
-            digest: bytes32 = dig[i]
-            paired: bool = False
-            if index % 2 == 0 and i + 1 < m:
-                if idx[i + 1] == index + 1:
-                    paired = True
-            if paired:
-                dig[j] = keccak256(concat(digest, dig[i + 1]))
-                i += 2
-            else:
-                assert cursor < count, "Merkle opening too short"
-                sibling: bytes32 = extract32(nodes, 32 * cursor)
-                cursor += 1
-                if index % 2 == 0:
-                    dig[j] = keccak256(concat(digest, sibling))
-                else:
-                    dig[j] = keccak256(concat(sibling, digest))
-                i += 1
-            idx[j] = index // 2
-            j += 1
-        m = j
-    assert cursor == count, "Merkle opening has unused nodes"
-    assert m == 1 and idx[0] == 0, "Merkle indices out of range"
+{{MERKLE_ROOT_BODY}}
     return dig[0]
 
 
@@ -1458,7 +1720,56 @@ def computeRoot(
     indices: DynArray[uint256, NQ], leaves: DynArray[bytes32, NQ], nodes: Bytes[MAX_PROOF], depth: uint256
 ) -> bytes32:
     """Return the root of the tree of 2^depth leaves holding leaves at indices (sorted)."""
-    return self._root(indices, leaves, nodes, depth)
+    assert len(nodes) % 32 == 0, "Merkle nodes"
+    return self._root(indices, leaves, nodes, 0, len(nodes) // 32, depth)
+
+
+@external
+@pure
+def checkOpenings(
+    proof: Bytes[MAX_PROOF],
+    roots: DynArray[bytes32, MAX_OPENINGS],
+    depths: DynArray[uint256, MAX_OPENINGS],
+    indices: DynArray[DynArray[uint256, NQ], MAX_OPENINGS],
+    leaves: DynArray[DynArray[bytes32, NQ], MAX_OPENINGS],
+    ats: DynArray[uint256, MAX_OPENINGS],
+    counts: DynArray[uint256, MAX_OPENINGS],
+) -> bool:
+    """Check every opening i (its sibling nodes the counts[i] words at ats[i] of the proof)
+    against roots[i]; revert on the first that fails."""
+    n: uint256 = len(roots)
+    assert len(depths) == n and len(indices) == n and len(leaves) == n, "Merkle openings"
+    assert len(ats) == n and len(counts) == n, "Merkle openings"
+    idx: uint256[NQ] = empty(uint256[NQ])
+    dig: bytes32[NQ] = empty(bytes32[NQ])
+    for op: uint256 in range(MAX_OPENINGS):
+        if op >= n:
+            break
+        # (the loop of _root, inlined: an internal call would copy the proof each time)
+        at: uint256 = ats[op]
+        count: uint256 = counts[op]
+        depth: uint256 = depths[op]
+{{MERKLE_CHECK_BODY}}
+        assert dig[0] == roots[op], "Merkle opening"
+    return True
+
+
+@external
+@view
+def checkStatements(
+    roots: DynArray[bytes32, MAX_OPENINGS],
+    depths: DynArray[uint256, MAX_OPENINGS],
+    indices: DynArray[DynArray[uint256, NQ], MAX_OPENINGS],
+    leaves: DynArray[DynArray[bytes32, NQ], MAX_OPENINGS],
+) -> bool:
+    """Require every opening i to be a statement verified earlier (verifyStatement)."""
+    n: uint256 = len(roots)
+    assert len(depths) == n and len(indices) == n and len(leaves) == n, "Merkle statements"
+    for i: uint256 in range(MAX_OPENINGS):
+        if i >= n:
+            break
+        assert self.verified[keccak256(abi_encode(roots[i], depths[i], indices[i], leaves[i]))], "Merkle statement not verified"
+    return True
 
 
 @external
@@ -1471,7 +1782,8 @@ def verifyStatement(
 ):
     """Check the opening against root; register keccak256(abi_encode(root, depth, indices,
     leaves)) as a verified statement."""
-    assert self._root(indices, leaves, nodes, depth) == root, "Merkle statement"
+    assert len(nodes) % 32 == 0, "Merkle nodes"
+    assert self._root(indices, leaves, nodes, 0, len(nodes) // 32, depth) == root, "Merkle statement"
     self.verified[keccak256(abi_encode(root, depth, indices, leaves))] = True
 
 
@@ -1505,17 +1817,21 @@ def evaluate(
     z1: uint256,
     zg0: uint256,
     zg1: uint256,
-    mainVals: DynArray[uint256, NQ * W],
-    auxVals: DynArray[uint256, NQ * 2 * A + 1],
-    compVals: DynArray[uint256, NQ * 2 * CW],
-    mc: DynArray[uint256, FRAME_MAIN],
-    mn: DynArray[uint256, FRAME_MAIN],
-    ac: DynArray[uint256, FRAME_AUX],
-    an: DynArray[uint256, FRAME_AUX],
-    hz: DynArray[uint256, FRAME_COMP],
-    deep: DynArray[uint256, FRAME_DEEP],
+    mainRows: Bytes[NQ * ROW_BYTES],
+    auxRows: Bytes[NQ * AUX_ROW_BYTES],
+    compRows: Bytes[NQ * COMP_ROW_BYTES],
+    mc: uint256[FRAME_MAIN],
+    mn: uint256[FRAME_MAIN],
+    ac: uint256[FRAME_AUX],
+    an: uint256[FRAME_AUX],
+    hz: uint256[FRAME_COMP],
+    deep: uint256[FRAME_DEEP],
 ) -> (DynArray[uint256, NQ], DynArray[uint256, NQ]):
-    """Return the DEEP composition's values at the positions (c0 parts, c1 parts)."""
+    """Return the DEEP composition's values at the positions (c0 parts, c1 parts).
+
+    The queried rows come as the proof's bytes; every value is read here (four to a word,
+    at literal offsets) and checked canonical.
+    """
     cur0: DynArray[uint256, NQ] = []
     cur1: DynArray[uint256, NQ] = []
     # sum_c d_c (v_c - f_c) = sum_c d_c v_c - sum_c d_c f_c: the second sums once for all
@@ -1543,32 +1859,33 @@ def evaluate(
     cz1 = P - cz1 % P
     cg0 = P - cg0 % P
     cg1 = P - cg1 % P
+    assert len(mainRows) == NQ * ROW_BYTES, "main rows"
+    assert len(auxRows) == NQ * AUX_ROW_BYTES or A == 0, "aux rows"
+    assert len(compRows) == NQ * COMP_ROW_BYTES, "composition rows"
+    bad: uint256 = 0
+    w: uint256 = 0
+    d0: uint256 = 0
+    d1: uint256 = 0
+    d2: uint256 = 0
+    d3: uint256 = 0
+    # each main column's four DEEP coefficients packed in one word (all < 2^64)
+    dm: uint256[W] = empty(uint256[W])
+    for c: uint256 in range(W):
+        dm[c] = deep[4 * c] << 192 | deep[4 * c + 1] << 128 | deep[4 * c + 2] << 64 | deep[4 * c + 3]
+    u0: uint256 = 0
+    u1: uint256 = 0
+    u2: uint256 = 0
+    u3: uint256 = 0
     for q: uint256 in range(NQ):
         x: uint256 = uint256_mulmod(DOMAIN_OFFSET, self._pow(gen, positions[q]), P)
         sz0: uint256 = cz0
         sz1: uint256 = cz1
         sg0: uint256 = cg0
         sg1: uint256 = cg1
-        for c: uint256 in range(W):
-            v: uint256 = mainVals[q * W + c]
-            sz0 = unsafe_add(sz0, unsafe_mul(deep[4 * c], v))
-            sz1 = unsafe_add(sz1, unsafe_mul(deep[4 * c + 1], v))
-            sg0 = unsafe_add(sg0, unsafe_mul(deep[4 * c + 2], v))
-            sg1 = unsafe_add(sg1, unsafe_mul(deep[4 * c + 3], v))
-        for c: uint256 in range(A):
-            v0: uint256 = auxVals[q * 2 * A + 2 * c]
-            v1: uint256 = auxVals[q * 2 * A + 2 * c + 1]
-            k: uint256 = 4 * (W + c)
-            sz0 = unsafe_add(sz0, unsafe_add(unsafe_mul(deep[k], v0), unsafe_mul(7, unsafe_mul(deep[k + 1], v1))))
-            sz1 = unsafe_add(sz1, unsafe_add(unsafe_mul(deep[k], v1), unsafe_mul(deep[k + 1], v0)))
-            sg0 = unsafe_add(sg0, unsafe_add(unsafe_mul(deep[k + 2], v0), unsafe_mul(7, unsafe_mul(deep[k + 3], v1))))
-            sg1 = unsafe_add(sg1, unsafe_add(unsafe_mul(deep[k + 2], v1), unsafe_mul(deep[k + 3], v0)))
-        for c: uint256 in range(CW):
-            k: uint256 = 4 * (W + A) + 2 * c
-            v0: uint256 = compVals[q * 2 * CW + 2 * c]
-            v1: uint256 = compVals[q * 2 * CW + 2 * c + 1]
-            sz0 = unsafe_add(sz0, unsafe_add(unsafe_mul(deep[k], v0), unsafe_mul(7, unsafe_mul(deep[k + 1], v1))))
-            sz1 = unsafe_add(sz1, unsafe_add(unsafe_mul(deep[k], v1), unsafe_mul(deep[k + 1], v0)))
+        mb: uint256 = q * ROW_BYTES
+        ab: uint256 = q * AUX_ROW_BYTES
+        cb: uint256 = q * COMP_ROW_BYTES
+{{DEEP_ROWS}}
         sz0 = sz0 % P
         sz1 = sz1 % P
         sg0 = sg0 % P
@@ -1581,7 +1898,22 @@ def evaluate(
         sg0, sg1 = self._emul(sg0, sg1, i0, i1)
         cur0.append(uint256_addmod(sz0, sg0, P))
         cur1.append(uint256_addmod(sz1, sg1, P))
+    assert bad >> 64 == 0, "non-canonical field element"
     return cur0, cur1
+'''
+
+
+_FRI_TEMPLATE = '''# pragma version ~=0.4.3
+# GENERATED by starkperp.l1.verifier_gen for the AIR "{{AIR_NAME}}"; do not edit by hand.
+"""
+@title {{NAME}}Fri
+@notice FRI folding of the verifier {{NAME}}: one layer's opened cosets folded at beta.
+"""
+
+{{PROTOCOL_CONSTANTS}}
+
+
+{{FIELD_ARITHMETIC}}
 
 
 @external
@@ -1612,6 +1944,33 @@ def fold(
         out0.append(uint256_mulmod(a0, FOLD_INV, P))
         out1.append(uint256_mulmod(a1, FOLD_INV, P))
     return out0, out1
+
+
+@external
+@view
+def evaluateRemainder(
+    positions: DynArray[uint256, NQ],
+    offset: uint256,
+    generator: uint256,
+    coefficients: uint256[2 * REM_BOUND],
+) -> (DynArray[uint256, NQ], DynArray[uint256, NQ]):
+    """Return the remainder polynomial at x = offset * generator^p for every position p.
+
+    Coefficients past the remainder's length are zero, so Horner runs over the bound, unrolled
+    with literal indices (unreduced products < 2^128, one reduction a step).
+    """
+    out0: DynArray[uint256, NQ] = []
+    out1: DynArray[uint256, NQ] = []
+    for q: uint256 in range(NQ):
+        if q >= len(positions):
+            break
+        x: uint256 = uint256_mulmod(offset, self._pow(generator, positions[q]), P)
+        e0: uint256 = coefficients[2 * REM_BOUND - 2]
+        e1: uint256 = coefficients[2 * REM_BOUND - 1]
+{{REMAINDER_HORNER}}
+        out0.append(e0)
+        out1.append(e1)
+    return out0, out1
 '''
 
 
@@ -1629,14 +1988,14 @@ _OOD_TEMPLATE = '''# pragma version ~=0.4.3
 
 interface IChunk:
     def partial(
-        mc: DynArray[uint256, FRAME_MAIN],
-        mn: DynArray[uint256, FRAME_MAIN],
-        ac: DynArray[uint256, FRAME_AUX],
-        an: DynArray[uint256, FRAME_AUX],
-        per: DynArray[uint256, FRAME_PERIODIC],
-        pub: DynArray[uint256, MAX_PUBLIC],
-        ch: DynArray[uint256, FRAME_CHALLENGES],
-        alphas: DynArray[uint256, FRAME_COEFFICIENTS],
+        mc: uint256[FRAME_MAIN],
+        mn: uint256[FRAME_MAIN],
+        ac: uint256[FRAME_AUX],
+        an: uint256[FRAME_AUX],
+        per: uint256[FRAME_PERIODIC],
+        pub: uint256[MAX_PUBLIC],
+        ch: uint256[FRAME_CHALLENGES],
+        alphas: uint256[FRAME_COEFFICIENTS],
     ) -> (uint256, uint256): view
 
 
@@ -1656,13 +2015,15 @@ def __init__(_chunks: DynArray[address, 64], _periodics: DynArray[address, 64]):
 
 @internal
 @view
-def _periodic_at(z0: uint256, z1: uint256, n: uint256) -> DynArray[uint256, FRAME_PERIODIC]:
+def _periodic_at(z0: uint256, z1: uint256, n: uint256) -> uint256[FRAME_PERIODIC]:
     # the periodic-column contracts return their columns' values in column order
-    out: DynArray[uint256, FRAME_PERIODIC] = []
+    out: uint256[FRAME_PERIODIC] = empty(uint256[FRAME_PERIODIC])
+    k: uint256 = 0
     for group: address in PERIODICS:
         values: DynArray[uint256, FRAME_PERIODIC] = staticcall IPeriodic(group).evaluate(z0, z1, n)
         for v: uint256 in values:
-            out.append(v)
+            out[k] = v
+            k += 1
     return out
 
 
@@ -1682,19 +2043,19 @@ def check(
     z0: uint256,
     z1: uint256,
     logN: uint256,
-    mc: DynArray[uint256, FRAME_MAIN],
-    mn: DynArray[uint256, FRAME_MAIN],
-    ac: DynArray[uint256, FRAME_AUX],
-    an: DynArray[uint256, FRAME_AUX],
-    hz: DynArray[uint256, FRAME_COMP],
-    pub: DynArray[uint256, MAX_PUBLIC],
-    ch: DynArray[uint256, FRAME_CHALLENGES],
-    alphas: DynArray[uint256, FRAME_COEFFICIENTS],
+    mc: uint256[FRAME_MAIN],
+    mn: uint256[FRAME_MAIN],
+    ac: uint256[FRAME_AUX],
+    an: uint256[FRAME_AUX],
+    hz: uint256[FRAME_COMP],
+    pub: uint256[MAX_PUBLIC],
+    ch: uint256[FRAME_CHALLENGES],
+    alphas: uint256[FRAME_COEFFICIENTS],
 ) -> bool:
     """Return True if the out-of-domain frame satisfies the AIR's composition identity."""
     n: uint256 = 1 << logN
     g: uint256 = self._root(logN)
-    per: DynArray[uint256, FRAME_PERIODIC] = self._periodic_at(z0, z1, n)
+    per: uint256[FRAME_PERIODIC] = self._periodic_at(z0, z1, n)
     t0: uint256 = 0
     t1: uint256 = 0
     for chunk: address in CHUNKS:
@@ -1715,6 +2076,10 @@ def check(
     total1: uint256 = 0
     total0, total1 = self._emul(t0, t1, vi0, vi1)
     bvals: DynArray[uint256, FRAME_BOUNDARIES] = self._boundary_values(mc, mn, ac, an, per, pub, ch)
+    f0: uint256 = 0
+    f1: uint256 = 0
+    l0: uint256 = 0
+    l1: uint256 = 0
     for i: uint256 in range(NB):
         seg: uint256 = 0
         col: uint256 = 0
@@ -1736,13 +2101,29 @@ def check(
             c1 = ac[2 * col + 1]
         num0: uint256 = uint256_addmod(c0, P - bvals[2 * i], P)
         num1: uint256 = uint256_addmod(c1, P - bvals[2 * i + 1], P)
-        d0: uint256 = 0
-        d1: uint256 = 0
-        d0, d1 = self._einv(uint256_addmod(z0, P - self._pow(g, r), P), z1)
-        num0, num1 = self._emul(num0, num1, d0, d1)
         num0, num1 = self._emul(num0, num1, alphas[2 * (NT + i)], alphas[2 * (NT + i) + 1])
-        total0 = uint256_addmod(total0, num0, P)
-        total1 = uint256_addmod(total1, num1, P)
+        # boundaries on the first and the last row share their denominator: summed first
+        if r == 0:
+            f0 = uint256_addmod(f0, num0, P)
+            f1 = uint256_addmod(f1, num1, P)
+        elif r == n - 1:
+            l0 = uint256_addmod(l0, num0, P)
+            l1 = uint256_addmod(l1, num1, P)
+        else:
+            d0: uint256 = 0
+            d1: uint256 = 0
+            d0, d1 = self._einv(uint256_addmod(z0, P - self._pow(g, r), P), z1)
+            num0, num1 = self._emul(num0, num1, d0, d1)
+            total0 = uint256_addmod(total0, num0, P)
+            total1 = uint256_addmod(total1, num1, P)
+    e0: uint256 = 0
+    e1: uint256 = 0
+    e0, e1 = self._einv(uint256_addmod(z0, P - 1, P), z1)
+    f0, f1 = self._emul(f0, f1, e0, e1)
+    e0, e1 = self._einv(uint256_addmod(z0, P - gLast, P), z1)
+    l0, l1 = self._emul(l0, l1, e0, e1)
+    total0 = uint256_addmod(total0, uint256_addmod(f0, l0, P), P)
+    total1 = uint256_addmod(total1, uint256_addmod(f1, l1, P), P)
     cl0: uint256 = 0
     cl1: uint256 = 0
     pw0: uint256 = 1
@@ -1775,8 +2156,9 @@ NOPS: constant(uint256) = {{NOPS}}
 NREAL: constant(uint256) = {{NREAL}}
 NWORDS: constant(uint256) = {{NWORDS}}
 NCONSTS: constant(uint256) = {{NCONSTS}}
-MASK40: constant(uint256) = 2**40 - 1
 MASK16: constant(uint256) = 2**16 - 1
+MASK128: constant(uint256) = 2**128 - 1
+PP: constant(uint256) = P << 128 | P
 
 # ops, six 40-bit (op 8 | a 16 | b 16) to a word; op i writes register i
 PROGRAM: immutable(uint256[NWORDS])
@@ -1792,81 +2174,74 @@ def __init__():
 @external
 @view
 def partial(
-    mc: DynArray[uint256, FRAME_MAIN],
-    mn: DynArray[uint256, FRAME_MAIN],
-    ac: DynArray[uint256, FRAME_AUX],
-    an: DynArray[uint256, FRAME_AUX],
-    per: DynArray[uint256, FRAME_PERIODIC],
-    pub: DynArray[uint256, MAX_PUBLIC],
-    ch: DynArray[uint256, FRAME_CHALLENGES],
-    alphas: DynArray[uint256, FRAME_COEFFICIENTS],
+    mc: uint256[FRAME_MAIN],
+    mn: uint256[FRAME_MAIN],
+    ac: uint256[FRAME_AUX],
+    an: uint256[FRAME_AUX],
+    per: uint256[FRAME_PERIODIC],
+    pub: uint256[MAX_PUBLIC],
+    ch: uint256[FRAME_CHALLENGES],
+    alphas: uint256[FRAME_COEFFICIENTS],
 ) -> (uint256, uint256):
     """Return sum_i alphas_i C_i(frame) over this chunk's transition constraints."""
-    r0: uint256[NOPS] = empty(uint256[NOPS])
-    r1: uint256[NOPS] = empty(uint256[NOPS])
+    # a register holds one extension element c0 + c1 X packed as c0 << 128 | c1 (both < P);
+    # sums of two packed registers do not carry between the halves
+    r: uint256[NOPS] = empty(uint256[NOPS])
     s0: uint256 = 0
     s1: uint256 = 0
     word: uint256 = 0
-    for i: uint256 in range(NREAL + 1):
-        if i >= NREAL:
-            break
+{{CHUNK_LOOP}}
         if i % 6 == 0:
             word = PROGRAM[i // 6]
-        code: uint256 = word & MASK40
+        op: uint256 = word & 255
+        a: uint256 = (word >> 8) & MASK16
+        b: uint256 = (word >> 24) & MASK16
         word = word >> 40
-        op: uint256 = code & 255
-        a: uint256 = (code >> 8) & MASK16
-        b: uint256 = code >> 24
-        x0: uint256 = 0
-        x1: uint256 = 0
+        x: uint256 = 0
         if op == 0:
-            a0: uint256 = r0[a]
-            a1: uint256 = r1[a]
-            b0: uint256 = r0[b]
-            b1: uint256 = r1[b]
-            x0 = uint256_addmod(uint256_mulmod(a0, b0, P), uint256_mulmod(7, uint256_mulmod(a1, b1, P), P), P)
-            x1 = uint256_addmod(uint256_mulmod(a0, b1, P), uint256_mulmod(a1, b0, P), P)
+            u: uint256 = r[a]
+            v: uint256 = r[b]
+            a0: uint256 = u >> 128
+            a1: uint256 = u & MASK128
+            b0: uint256 = v >> 128
+            b1: uint256 = v & MASK128
+            x = (unsafe_add(unsafe_mul(a0, b0), unsafe_mul(7, unsafe_mul(a1, b1))) % P) << 128 | unsafe_add(unsafe_mul(a0, b1), unsafe_mul(a1, b0)) % P
         elif op == 1:
-            x0 = uint256_addmod(r0[a], r0[b], P)
-            x1 = uint256_addmod(r1[a], r1[b], P)
+            u: uint256 = unsafe_add(r[a], r[b])
+            x = ((u >> 128) % P) << 128 | (u & MASK128) % P
         elif op == 2:
-            x0 = uint256_addmod(r0[a], P - r0[b], P)
-            x1 = uint256_addmod(r1[a], P - r1[b], P)
+            u: uint256 = unsafe_sub(unsafe_add(r[a], PP), r[b])
+            x = ((u >> 128) % P) << 128 | (u & MASK128) % P
         elif op == 3:
-            a0: uint256 = r0[a]
-            a1: uint256 = r1[a]
+            # unreduced: each term < 2^132, at most 2^16 of them
+            u: uint256 = r[a]
+            a0: uint256 = u >> 128
+            a1: uint256 = u & MASK128
             b0: uint256 = alphas[2 * b]
             b1: uint256 = alphas[2 * b + 1]
-            s0 = uint256_addmod(s0, uint256_addmod(uint256_mulmod(a0, b0, P), uint256_mulmod(7, uint256_mulmod(a1, b1, P), P), P), P)
-            s1 = uint256_addmod(s1, uint256_addmod(uint256_mulmod(a0, b1, P), uint256_mulmod(a1, b0, P), P), P)
+            s0 = unsafe_add(s0, unsafe_add(unsafe_mul(a0, b0), unsafe_mul(7, unsafe_mul(a1, b1))))
+            s1 = unsafe_add(s1, unsafe_add(unsafe_mul(a0, b1), unsafe_mul(a1, b0)))
         elif op == 4:
-            x0 = mc[2 * a]
-            x1 = mc[2 * a + 1]
+            x = mc[2 * a] << 128 | mc[2 * a + 1]
         elif op == 5:
-            x0 = mn[2 * a]
-            x1 = mn[2 * a + 1]
+            x = mn[2 * a] << 128 | mn[2 * a + 1]
         elif op == 6:
-            x0 = ac[2 * a]
-            x1 = ac[2 * a + 1]
+            x = ac[2 * a] << 128 | ac[2 * a + 1]
         elif op == 7:
-            x0 = an[2 * a]
-            x1 = an[2 * a + 1]
+            x = an[2 * a] << 128 | an[2 * a + 1]
         elif op == 8:
-            x0 = per[2 * a]
-            x1 = per[2 * a + 1]
+            x = per[2 * a] << 128 | per[2 * a + 1]
         elif op == 9:
-            x0 = pub[a]
+            x = pub[a] << 128
         elif op == 10:
-            x0 = ch[2 * a]
-            x1 = ch[2 * a + 1]
+            x = ch[2 * a] << 128 | ch[2 * a + 1]
         elif op == 11:
-            x0 = CONSTS[a]
+            x = CONSTS[a] << 128
         else:
-            x0 = (P - r0[a]) % P
-            x1 = (P - r1[a]) % P
-        r0[i] = x0
-        r1[i] = x1
-    return s0, s1
+            u: uint256 = unsafe_sub(PP, r[a])
+            x = ((u >> 128) % P) << 128 | (u & MASK128) % P
+        r[i] = x
+    return s0 % P, s1 % P
 '''
 
 _PERIODIC_TEMPLATE = '''# pragma version ~=0.4.3

@@ -43,6 +43,7 @@ FRAME_COEFFICIENTS: constant(uint256) = 2 * NCOEF
 FRAME_BOUNDARIES: constant(uint256) = 2 * NB + 2
 FRAME_DEEP: constant(uint256) = 4 * (W + A) + 2 * CW
 MAX_LAYERS: constant(uint256) = 13
+MAX_OPENINGS: constant(uint256) = MAX_LAYERS + 3
 MAX_DEPTH: constant(uint256) = 32
 MAX_NODES: constant(uint256) = NQ * MAX_DEPTH
 MAX_FRI_NODES: constant(uint256) = NQ * 200
@@ -59,22 +60,33 @@ interface IOod:
         z0: uint256,
         z1: uint256,
         logN: uint256,
-        mc: DynArray[uint256, FRAME_MAIN],
-        mn: DynArray[uint256, FRAME_MAIN],
-        ac: DynArray[uint256, FRAME_AUX],
-        an: DynArray[uint256, FRAME_AUX],
-        hz: DynArray[uint256, FRAME_COMP],
-        pub: DynArray[uint256, MAX_PUBLIC],
-        ch: DynArray[uint256, FRAME_CHALLENGES],
-        alphas: DynArray[uint256, FRAME_COEFFICIENTS],
+        mc: uint256[FRAME_MAIN],
+        mn: uint256[FRAME_MAIN],
+        ac: uint256[FRAME_AUX],
+        an: uint256[FRAME_AUX],
+        hz: uint256[FRAME_COMP],
+        pub: uint256[MAX_PUBLIC],
+        ch: uint256[FRAME_CHALLENGES],
+        alphas: uint256[FRAME_COEFFICIENTS],
     ) -> bool: view
 
 
 interface IMerkle:
-    def computeRoot(
-        indices: DynArray[uint256, NQ], leaves: DynArray[bytes32, NQ], nodes: Bytes[MAX_PROOF], depth: uint256
-    ) -> bytes32: view
-    def isVerified(statement: bytes32) -> bool: view
+    def checkOpenings(
+        proof: Bytes[MAX_PROOF],
+        roots: DynArray[bytes32, MAX_OPENINGS],
+        depths: DynArray[uint256, MAX_OPENINGS],
+        indices: DynArray[DynArray[uint256, NQ], MAX_OPENINGS],
+        leaves: DynArray[DynArray[bytes32, NQ], MAX_OPENINGS],
+        ats: DynArray[uint256, MAX_OPENINGS],
+        counts: DynArray[uint256, MAX_OPENINGS],
+    ) -> bool: view
+    def checkStatements(
+        roots: DynArray[bytes32, MAX_OPENINGS],
+        depths: DynArray[uint256, MAX_OPENINGS],
+        indices: DynArray[DynArray[uint256, NQ], MAX_OPENINGS],
+        leaves: DynArray[DynArray[bytes32, NQ], MAX_OPENINGS],
+    ) -> bool: view
 
 
 interface IDeep:
@@ -85,16 +97,19 @@ interface IDeep:
         z1: uint256,
         zg0: uint256,
         zg1: uint256,
-        mainVals: DynArray[uint256, NQ * W],
-        auxVals: DynArray[uint256, NQ * 2 * A + 1],
-        compVals: DynArray[uint256, NQ * 2 * CW],
-        mc: DynArray[uint256, FRAME_MAIN],
-        mn: DynArray[uint256, FRAME_MAIN],
-        ac: DynArray[uint256, FRAME_AUX],
-        an: DynArray[uint256, FRAME_AUX],
-        hz: DynArray[uint256, FRAME_COMP],
-        deep: DynArray[uint256, FRAME_DEEP],
+        mainRows: Bytes[NQ * ROW_BYTES],
+        auxRows: Bytes[NQ * AUX_ROW_BYTES],
+        compRows: Bytes[NQ * COMP_ROW_BYTES],
+        mc: uint256[FRAME_MAIN],
+        mn: uint256[FRAME_MAIN],
+        ac: uint256[FRAME_AUX],
+        an: uint256[FRAME_AUX],
+        hz: uint256[FRAME_COMP],
+        deep: uint256[FRAME_DEEP],
     ) -> (DynArray[uint256, NQ], DynArray[uint256, NQ]): view
+
+
+interface IFri:
     def fold(
         vals: DynArray[uint256, NQ * 2 * FOLD],
         idx: DynArray[uint256, NQ],
@@ -103,19 +118,27 @@ interface IDeep:
         b0: uint256,
         b1: uint256,
     ) -> (DynArray[uint256, NQ], DynArray[uint256, NQ]): view
+    def evaluateRemainder(
+        positions: DynArray[uint256, NQ],
+        offset: uint256,
+        generator: uint256,
+        coefficients: uint256[2 * REM_BOUND],
+    ) -> (DynArray[uint256, NQ], DynArray[uint256, NQ]): view
 
 
 ood: public(immutable(address))
 merkle: public(immutable(address))
 deepComposer: public(immutable(address))
+friFolder: public(immutable(address))
 verifiedFacts: public(HashMap[bytes32, bool])
 
 
 @deploy
-def __init__(_ood: address, _merkle: address, _deep: address):
+def __init__(_ood: address, _merkle: address, _deep: address, _fri: address):
     ood = _ood
     merkle = _merkle
     deepComposer = _deep
+    friFolder = _fri
 
 
 # ---------------------------------------------------------------- field arithmetic
@@ -203,8 +226,12 @@ def _draw(state: bytes32, counter: uint256) -> uint256:
 @view
 def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC], split: bool):
     assert len(pub) == NPUB, "public input count"
-    for v: uint256 in pub:
-        assert v < P, "public input not canonical"
+    pubf: uint256[MAX_PUBLIC] = empty(uint256[MAX_PUBLIC])
+    for i: uint256 in range(NPUB + 1):
+        if i >= NPUB:
+            break
+        assert pub[i] < P, "public input not canonical"
+        pubf[i] = pub[i]
 
     # Stage 0: header and shape.
     o: uint256 = 0
@@ -239,39 +266,39 @@ def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC], split: 
     o += 32
 
     oodStart: uint256 = o
-    mc: DynArray[uint256, FRAME_MAIN] = []
-    mn: DynArray[uint256, FRAME_MAIN] = []
-    ac: DynArray[uint256, FRAME_AUX] = []
-    an: DynArray[uint256, FRAME_AUX] = []
-    hz: DynArray[uint256, FRAME_COMP] = []
+    mc: uint256[FRAME_MAIN] = empty(uint256[FRAME_MAIN])
+    mn: uint256[FRAME_MAIN] = empty(uint256[FRAME_MAIN])
+    ac: uint256[FRAME_AUX] = empty(uint256[FRAME_AUX])
+    an: uint256[FRAME_AUX] = empty(uint256[FRAME_AUX])
+    hz: uint256[FRAME_COMP] = empty(uint256[FRAME_COMP])
     for i: uint256 in range(FRAME_MAIN):
         v: uint256 = convert(slice(proof, o, 8), uint256)
         assert v < P, "non-canonical field element"
-        mc.append(v)
+        mc[i] = v
         o += 8
     for i: uint256 in range(FRAME_MAIN):
         v: uint256 = convert(slice(proof, o, 8), uint256)
         assert v < P, "non-canonical field element"
-        mn.append(v)
+        mn[i] = v
         o += 8
     for i: uint256 in range(2 * A + 1):
         if i >= 2 * A:
             break
         v: uint256 = convert(slice(proof, o, 8), uint256)
         assert v < P, "non-canonical field element"
-        ac.append(v)
+        ac[i] = v
         o += 8
     for i: uint256 in range(2 * A + 1):
         if i >= 2 * A:
             break
         v: uint256 = convert(slice(proof, o, 8), uint256)
         assert v < P, "non-canonical field element"
-        an.append(v)
+        an[i] = v
         o += 8
     for i: uint256 in range(FRAME_COMP):
         v: uint256 = convert(slice(proof, o, 8), uint256)
         assert v < P, "non-canonical field element"
-        hz.append(v)
+        hz[i] = v
         o += 8
     oodBytes: Bytes[OOD_BYTES] = slice(proof, oodStart, OOD_BYTES)
 
@@ -286,56 +313,43 @@ def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC], split: 
     assert convert(slice(proof, o, 2), uint256) == remLen, "FRI remainder length"
     o += 2
     remStart: uint256 = o
-    remainder: DynArray[uint256, 2 * REM_BOUND] = []
+    remainder: uint256[2 * REM_BOUND] = empty(uint256[2 * REM_BOUND])
     for i: uint256 in range(2 * REM_BOUND):
         if i >= 2 * remLen:
             break
         v: uint256 = convert(slice(proof, o, 8), uint256)
         assert v < P, "non-canonical field element"
-        remainder.append(v)
+        remainder[i] = v
         o += 8
     nonceBytes: bytes8 = convert(slice(proof, o, 8), bytes8)
     o += 8
 
     # rows (leaf hashes are keccak256 of the row bytes in the proof) and their openings
-    mainVals: DynArray[uint256, NQ * W] = []
+    # (the rows' values are read, and checked canonical, by the DEEP contract)
+    mainStart: uint256 = o
     mainLeaves: DynArray[bytes32, NQ] = []
     for q: uint256 in range(NQ):
         mainLeaves.append(keccak256(slice(proof, o, ROW_BYTES)))
-        for c: uint256 in range(W):
-            v: uint256 = convert(slice(proof, o, 8), uint256)
-            assert v < P, "non-canonical field element"
-            mainVals.append(v)
-            o += 8
+        o += ROW_BYTES
     mainNodes: uint256 = convert(slice(proof, o, 2), uint256)
     mainAt: uint256 = o + 2
     o = mainAt + 32 * mainNodes
-    auxVals: DynArray[uint256, NQ * 2 * A + 1] = []
+    auxStart: uint256 = o
     auxLeaves: DynArray[bytes32, NQ] = []
     auxNodes: uint256 = 0
     auxAt: uint256 = 0
     if A > 0:
         for q: uint256 in range(NQ):
             auxLeaves.append(keccak256(slice(proof, o, AUX_ROW_BYTES)))
-            for c: uint256 in range(2 * A + 1):
-                if c >= 2 * A:
-                    break
-                v: uint256 = convert(slice(proof, o, 8), uint256)
-                assert v < P, "non-canonical field element"
-                auxVals.append(v)
-                o += 8
+            o += AUX_ROW_BYTES
         auxNodes = convert(slice(proof, o, 2), uint256)
         auxAt = o + 2
         o = auxAt + 32 * auxNodes
-    compVals: DynArray[uint256, NQ * 2 * CW] = []
+    compStart: uint256 = o
     compLeaves: DynArray[bytes32, NQ] = []
     for q: uint256 in range(NQ):
         compLeaves.append(keccak256(slice(proof, o, COMP_ROW_BYTES)))
-        for c: uint256 in range(2 * CW):
-            v: uint256 = convert(slice(proof, o, 8), uint256)
-            assert v < P, "non-canonical field element"
-            compVals.append(v)
-            o += 8
+        o += COMP_ROW_BYTES
     compNodes: uint256 = convert(slice(proof, o, 2), uint256)
     compAt: uint256 = o + 2
     o = compAt + 32 * compNodes
@@ -377,18 +391,18 @@ def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC], split: 
     )
     ctr: uint256 = 0
     st = keccak256(concat(st, mainRoot))
-    ch: DynArray[uint256, FRAME_CHALLENGES] = []
+    ch: uint256[FRAME_CHALLENGES] = empty(uint256[FRAME_CHALLENGES])
     if A > 0:
         for i: uint256 in range(2 * NCH + 1):
             if i >= 2 * NCH:
                 break
-            ch.append(self._draw(st, ctr) % P)
+            ch[i] = self._draw(st, ctr) % P
             ctr += 1
         st = keccak256(concat(st, auxRoot))
         ctr = 0
-    alphas: DynArray[uint256, FRAME_COEFFICIENTS] = []
+    alphas: uint256[FRAME_COEFFICIENTS] = empty(uint256[FRAME_COEFFICIENTS])
     for i: uint256 in range(FRAME_COEFFICIENTS):
-        alphas.append(self._draw(st, ctr) % P)
+        alphas[i] = convert(keccak256(concat(st, convert(convert(ctr, uint64), bytes8))), uint256) % P
         ctr += 1
     st = keccak256(concat(st, compRoot))
     ctr = 0
@@ -403,9 +417,9 @@ def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC], split: 
     assert z1 != 0, "no out-of-domain point"
     st = keccak256(concat(st, oodBytes))
     ctr = 0
-    deep: DynArray[uint256, FRAME_DEEP] = []
+    deep: uint256[FRAME_DEEP] = empty(uint256[FRAME_DEEP])
     for i: uint256 in range(FRAME_DEEP):
-        deep.append(self._draw(st, ctr) % P)
+        deep[i] = convert(keccak256(concat(st, convert(convert(ctr, uint64), bytes8))), uint256) % P
         ctr += 1
     betas: DynArray[uint256, 2 * MAX_LAYERS] = []
     for root: bytes32 in friRoots:
@@ -413,7 +427,7 @@ def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC], split: 
         ctr = 0
         betas.append(self._draw(st, 0) % P)
         betas.append(self._draw(st, 1) % P)
-    st = keccak256(concat(st, slice(proof, remStart, 16 * remLen)))
+    st = keccak256(slice(concat(st, slice(proof, remStart, 16 * REM_BOUND)), 0, 32 + 16 * remLen))
     ctr = 0
     if GRINDING > 0:
         work: uint256 = convert(keccak256(concat(st, nonceBytes)), uint256)
@@ -447,20 +461,30 @@ def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC], split: 
 
     # Check A: the out-of-domain identity (generated contracts).
     g: uint256 = self._root(logN)
-    assert staticcall IOod(ood).check(z0, z1, logN, mc, mn, ac, an, hz, pub, ch, alphas), "out-of-domain mismatch"
+    assert staticcall IOod(ood).check(z0, z1, logN, mc, mn, ac, an, hz, pubf, ch, alphas), "out-of-domain mismatch"
 
-    # Check B: trace and composition openings.
-    # (split: the openings were verified as Merkle statements in earlier transactions)
-    if split:
-        assert staticcall IMerkle(merkle).isVerified(keccak256(abi_encode(mainRoot, logSize, positions, mainLeaves))), "main trace root"
-        if A > 0:
-            assert staticcall IMerkle(merkle).isVerified(keccak256(abi_encode(auxRoot, logSize, positions, auxLeaves))), "aux trace root"
-        assert staticcall IMerkle(merkle).isVerified(keccak256(abi_encode(compRoot, logSize, positions, compLeaves))), "composition root"
-    else:
-        assert staticcall IMerkle(merkle).computeRoot(positions, mainLeaves, slice(proof, mainAt, 32 * mainNodes), logSize) == mainRoot, "main trace root"
-        if A > 0:
-            assert staticcall IMerkle(merkle).computeRoot(positions, auxLeaves, slice(proof, auxAt, 32 * auxNodes), logSize) == auxRoot, "aux trace root"
-        assert staticcall IMerkle(merkle).computeRoot(positions, compLeaves, slice(proof, compAt, 32 * compNodes), logSize) == compRoot, "composition root"
+    # Check B: trace and composition openings, collected here and checked together with the
+    # FRI layers' at the end, in one call to the Merkle contract (split: as Merkle statements
+    # it verified in earlier transactions).
+    mRoots: DynArray[bytes32, MAX_OPENINGS] = [mainRoot]
+    mDepths: DynArray[uint256, MAX_OPENINGS] = [logSize]
+    mIdx: DynArray[DynArray[uint256, NQ], MAX_OPENINGS] = [positions]
+    opLeaves: DynArray[DynArray[bytes32, NQ], MAX_OPENINGS] = [mainLeaves]
+    mAt: DynArray[uint256, MAX_OPENINGS] = [mainAt]
+    mCount: DynArray[uint256, MAX_OPENINGS] = [mainNodes]
+    if A > 0:
+        mRoots.append(auxRoot)
+        mDepths.append(logSize)
+        mIdx.append(positions)
+        opLeaves.append(auxLeaves)
+        mAt.append(auxAt)
+        mCount.append(auxNodes)
+    mRoots.append(compRoot)
+    mDepths.append(logSize)
+    mIdx.append(positions)
+    opLeaves.append(compLeaves)
+    mAt.append(compAt)
+    mCount.append(compNodes)
 
     # Check C: DEEP composition at the queries, then FRI.
     zg0: uint256 = uint256_mulmod(z0, g, P)
@@ -469,12 +493,30 @@ def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC], split: 
     curPos: DynArray[uint256, NQ] = positions
     cur0: DynArray[uint256, NQ] = []
     cur1: DynArray[uint256, NQ] = []
+    auxRows: Bytes[NQ * AUX_ROW_BYTES] = b""
+    if A > 0:
+        auxRows = slice(proof, auxStart, NQ * AUX_ROW_BYTES)
     cur0, cur1 = staticcall IDeep(deepComposer).evaluate(
-        positions, gen, z0, z1, zg0, zg1, mainVals, auxVals, compVals, mc, mn, ac, an, hz, deep
+        positions,
+        gen,
+        z0,
+        z1,
+        zg0,
+        zg1,
+        slice(proof, mainStart, NQ * ROW_BYTES),
+        auxRows,
+        slice(proof, compStart, NQ * COMP_ROW_BYTES),
+        mc,
+        mn,
+        ac,
+        an,
+        hz,
+        deep,
     )
 
     m: uint256 = size
     logM: uint256 = logSize
+    leafBad: uint256 = 0
     offset: uint256 = DOMAIN_OFFSET
     for layer: uint256 in range(MAX_LAYERS):
         if layer >= nLayers:
@@ -507,16 +549,37 @@ def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC], split: 
         # the layer's leaves, read from the proof (leaf hashes over their bytes)
         at: uint256 = friLeafAt[layer]
         layerVals: DynArray[uint256, NQ * 2 * FOLD] = []
+        w: uint256 = 0
+        u0: uint256 = 0
+        u1: uint256 = 0
+        u2: uint256 = 0
+        u3: uint256 = 0
         layerLeaves: DynArray[bytes32, NQ] = []
         for s: uint256 in range(NQ):
             if s >= len(idx):
                 break
             layerLeaves.append(keccak256(slice(proof, at, LEAF_BYTES)))
-            for c: uint256 in range(2 * FOLD):
-                v: uint256 = convert(slice(proof, at, 8), uint256)
-                assert v < P, "non-canonical field element"
-                layerVals.append(v)
-                at += 8
+            w = extract32(proof, at + 0, output_type=uint256)
+            u0 = w >> 192
+            u1 = (w >> 128) & 18446744073709551615
+            u2 = (w >> 64) & 18446744073709551615
+            u3 = w & 18446744073709551615
+            leafBad = leafBad | unsafe_add(u0, 4294967295) | unsafe_add(u1, 4294967295) | unsafe_add(u2, 4294967295) | unsafe_add(u3, 4294967295)
+            layerVals.append(u0)
+            layerVals.append(u1)
+            layerVals.append(u2)
+            layerVals.append(u3)
+            w = extract32(proof, at + 32, output_type=uint256)
+            u0 = w >> 192
+            u1 = (w >> 128) & 18446744073709551615
+            u2 = (w >> 64) & 18446744073709551615
+            u3 = w & 18446744073709551615
+            leafBad = leafBad | unsafe_add(u0, 4294967295) | unsafe_add(u1, 4294967295) | unsafe_add(u2, 4294967295) | unsafe_add(u3, 4294967295)
+            layerVals.append(u0)
+            layerVals.append(u1)
+            layerVals.append(u2)
+            layerVals.append(u3)
+            at += LEAF_BYTES
         for q: uint256 in range(NQ):
             if q >= len(curPos):
                 break
@@ -529,36 +592,37 @@ def _verify(proof: Bytes[MAX_PROOF], pub: DynArray[uint256, MAX_PUBLIC], split: 
                     break
                 if idx[s] == j:
                     li = s
+                    break
             base: uint256 = 2 * FOLD * li + 2 * slot
             if layer == 0:
                 assert layerVals[base] == cur0[q] and layerVals[base + 1] == cur1[q], "DEEP mismatch"
             else:
                 assert layerVals[base] == cur0[q] and layerVals[base + 1] == cur1[q], "FRI folding"
-        if split:
-            assert staticcall IMerkle(merkle).isVerified(keccak256(abi_encode(friRoots[layer], logM - LOG_FOLD, idx, layerLeaves))), "FRI layer root"
-        else:
-            assert staticcall IMerkle(merkle).computeRoot(idx, layerLeaves, slice(proof, friNodeAt[layer], 32 * friNodeCount[layer]), logM - LOG_FOLD) == friRoots[layer], "FRI layer root"
-        cur0, cur1 = staticcall IDeep(deepComposer).fold(
+        mRoots.append(friRoots[layer])
+        mDepths.append(logM - LOG_FOLD)
+        mIdx.append(idx)
+        opLeaves.append(layerLeaves)
+        mAt.append(friNodeAt[layer])
+        mCount.append(friNodeCount[layer])
+        cur0, cur1 = staticcall IFri(friFolder).fold(
             layerVals, idx, offset, self._root(logM), betas[2 * layer], betas[2 * layer + 1]
         )
         curPos = idx
         offset = self._pow(offset, FOLD)
         m = mLeaves
         logM -= LOG_FOLD
-    generator: uint256 = self._root(logM)
+    rem0: DynArray[uint256, NQ] = []
+    rem1: DynArray[uint256, NQ] = []
+    rem0, rem1 = staticcall IFri(friFolder).evaluateRemainder(curPos, offset, self._root(logM), remainder)
     for q: uint256 in range(NQ):
         if q >= len(curPos):
             break
-        x: uint256 = uint256_mulmod(offset, self._pow(generator, curPos[q]), P)
-        e0: uint256 = 0
-        e1: uint256 = 0
-        for i: uint256 in range(REM_BOUND):
-            if i >= remLen:
-                break
-            k: uint256 = remLen - 1 - i
-            e0 = uint256_addmod(uint256_mulmod(e0, x, P), remainder[2 * k], P)
-            e1 = uint256_addmod(uint256_mulmod(e1, x, P), remainder[2 * k + 1], P)
-        assert e0 == cur0[q] and e1 == cur1[q], "FRI remainder"
+        assert rem0[q] == cur0[q] and rem1[q] == cur1[q], "FRI remainder"
+    assert leafBad >> 64 == 0, "non-canonical field element"
+    if split:
+        assert staticcall IMerkle(merkle).checkStatements(mRoots, mDepths, mIdx, opLeaves), "Merkle statements"
+    else:
+        assert staticcall IMerkle(merkle).checkOpenings(proof, mRoots, mDepths, mIdx, opLeaves, mAt, mCount), "Merkle openings"
 
 
 @external

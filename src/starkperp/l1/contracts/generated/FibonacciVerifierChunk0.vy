@@ -42,6 +42,7 @@ FRAME_COEFFICIENTS: constant(uint256) = 2 * NCOEF
 FRAME_BOUNDARIES: constant(uint256) = 2 * NB + 2
 FRAME_DEEP: constant(uint256) = 4 * (W + A) + 2 * CW
 MAX_LAYERS: constant(uint256) = 13
+MAX_OPENINGS: constant(uint256) = MAX_LAYERS + 3
 MAX_DEPTH: constant(uint256) = 32
 MAX_NODES: constant(uint256) = NQ * MAX_DEPTH
 MAX_FRI_NODES: constant(uint256) = NQ * 200
@@ -57,8 +58,9 @@ NOPS: constant(uint256) = 9
 NREAL: constant(uint256) = 9
 NWORDS: constant(uint256) = 2
 NCONSTS: constant(uint256) = 1
-MASK40: constant(uint256) = 2**40 - 1
 MASK16: constant(uint256) = 2**16 - 1
+MASK128: constant(uint256) = 2**128 - 1
+PP: constant(uint256) = P << 128 | P
 
 # ops, six 40-bit (op 8 | a 16 | b 16) to a word; op i writes register i
 PROGRAM: immutable(uint256[NWORDS])
@@ -78,78 +80,71 @@ def __init__():
 @external
 @view
 def partial(
-    mc: DynArray[uint256, FRAME_MAIN],
-    mn: DynArray[uint256, FRAME_MAIN],
-    ac: DynArray[uint256, FRAME_AUX],
-    an: DynArray[uint256, FRAME_AUX],
-    per: DynArray[uint256, FRAME_PERIODIC],
-    pub: DynArray[uint256, MAX_PUBLIC],
-    ch: DynArray[uint256, FRAME_CHALLENGES],
-    alphas: DynArray[uint256, FRAME_COEFFICIENTS],
+    mc: uint256[FRAME_MAIN],
+    mn: uint256[FRAME_MAIN],
+    ac: uint256[FRAME_AUX],
+    an: uint256[FRAME_AUX],
+    per: uint256[FRAME_PERIODIC],
+    pub: uint256[MAX_PUBLIC],
+    ch: uint256[FRAME_CHALLENGES],
+    alphas: uint256[FRAME_COEFFICIENTS],
 ) -> (uint256, uint256):
     """Return sum_i alphas_i C_i(frame) over this chunk's transition constraints."""
-    r0: uint256[NOPS] = empty(uint256[NOPS])
-    r1: uint256[NOPS] = empty(uint256[NOPS])
+    # a register holds one extension element c0 + c1 X packed as c0 << 128 | c1 (both < P);
+    # sums of two packed registers do not carry between the halves
+    r: uint256[NOPS] = empty(uint256[NOPS])
     s0: uint256 = 0
     s1: uint256 = 0
     word: uint256 = 0
-    for i: uint256 in range(NREAL + 1):
-        if i >= NREAL:
-            break
+    for i: uint256 in range(NREAL):
         if i % 6 == 0:
             word = PROGRAM[i // 6]
-        code: uint256 = word & MASK40
+        op: uint256 = word & 255
+        a: uint256 = (word >> 8) & MASK16
+        b: uint256 = (word >> 24) & MASK16
         word = word >> 40
-        op: uint256 = code & 255
-        a: uint256 = (code >> 8) & MASK16
-        b: uint256 = code >> 24
-        x0: uint256 = 0
-        x1: uint256 = 0
+        x: uint256 = 0
         if op == 0:
-            a0: uint256 = r0[a]
-            a1: uint256 = r1[a]
-            b0: uint256 = r0[b]
-            b1: uint256 = r1[b]
-            x0 = uint256_addmod(uint256_mulmod(a0, b0, P), uint256_mulmod(7, uint256_mulmod(a1, b1, P), P), P)
-            x1 = uint256_addmod(uint256_mulmod(a0, b1, P), uint256_mulmod(a1, b0, P), P)
+            u: uint256 = r[a]
+            v: uint256 = r[b]
+            a0: uint256 = u >> 128
+            a1: uint256 = u & MASK128
+            b0: uint256 = v >> 128
+            b1: uint256 = v & MASK128
+            x = (unsafe_add(unsafe_mul(a0, b0), unsafe_mul(7, unsafe_mul(a1, b1))) % P) << 128 | unsafe_add(unsafe_mul(a0, b1), unsafe_mul(a1, b0)) % P
         elif op == 1:
-            x0 = uint256_addmod(r0[a], r0[b], P)
-            x1 = uint256_addmod(r1[a], r1[b], P)
+            u: uint256 = unsafe_add(r[a], r[b])
+            x = ((u >> 128) % P) << 128 | (u & MASK128) % P
         elif op == 2:
-            x0 = uint256_addmod(r0[a], P - r0[b], P)
-            x1 = uint256_addmod(r1[a], P - r1[b], P)
+            u: uint256 = unsafe_sub(unsafe_add(r[a], PP), r[b])
+            x = ((u >> 128) % P) << 128 | (u & MASK128) % P
         elif op == 3:
-            a0: uint256 = r0[a]
-            a1: uint256 = r1[a]
+            # unreduced: each term < 2^132, at most 2^16 of them
+            u: uint256 = r[a]
+            a0: uint256 = u >> 128
+            a1: uint256 = u & MASK128
             b0: uint256 = alphas[2 * b]
             b1: uint256 = alphas[2 * b + 1]
-            s0 = uint256_addmod(s0, uint256_addmod(uint256_mulmod(a0, b0, P), uint256_mulmod(7, uint256_mulmod(a1, b1, P), P), P), P)
-            s1 = uint256_addmod(s1, uint256_addmod(uint256_mulmod(a0, b1, P), uint256_mulmod(a1, b0, P), P), P)
+            s0 = unsafe_add(s0, unsafe_add(unsafe_mul(a0, b0), unsafe_mul(7, unsafe_mul(a1, b1))))
+            s1 = unsafe_add(s1, unsafe_add(unsafe_mul(a0, b1), unsafe_mul(a1, b0)))
         elif op == 4:
-            x0 = mc[2 * a]
-            x1 = mc[2 * a + 1]
+            x = mc[2 * a] << 128 | mc[2 * a + 1]
         elif op == 5:
-            x0 = mn[2 * a]
-            x1 = mn[2 * a + 1]
+            x = mn[2 * a] << 128 | mn[2 * a + 1]
         elif op == 6:
-            x0 = ac[2 * a]
-            x1 = ac[2 * a + 1]
+            x = ac[2 * a] << 128 | ac[2 * a + 1]
         elif op == 7:
-            x0 = an[2 * a]
-            x1 = an[2 * a + 1]
+            x = an[2 * a] << 128 | an[2 * a + 1]
         elif op == 8:
-            x0 = per[2 * a]
-            x1 = per[2 * a + 1]
+            x = per[2 * a] << 128 | per[2 * a + 1]
         elif op == 9:
-            x0 = pub[a]
+            x = pub[a] << 128
         elif op == 10:
-            x0 = ch[2 * a]
-            x1 = ch[2 * a + 1]
+            x = ch[2 * a] << 128 | ch[2 * a + 1]
         elif op == 11:
-            x0 = CONSTS[a]
+            x = CONSTS[a] << 128
         else:
-            x0 = (P - r0[a]) % P
-            x1 = (P - r1[a]) % P
-        r0[i] = x0
-        r1[i] = x1
-    return s0, s1
+            u: uint256 = unsafe_sub(PP, r[a])
+            x = ((u >> 128) % P) << 128 | (u & MASK128) % P
+        r[i] = x
+    return s0 % P, s1 % P

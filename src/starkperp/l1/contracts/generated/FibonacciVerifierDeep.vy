@@ -41,6 +41,7 @@ FRAME_COEFFICIENTS: constant(uint256) = 2 * NCOEF
 FRAME_BOUNDARIES: constant(uint256) = 2 * NB + 2
 FRAME_DEEP: constant(uint256) = 4 * (W + A) + 2 * CW
 MAX_LAYERS: constant(uint256) = 13
+MAX_OPENINGS: constant(uint256) = MAX_LAYERS + 3
 MAX_DEPTH: constant(uint256) = 32
 MAX_NODES: constant(uint256) = NQ * MAX_DEPTH
 MAX_FRI_NODES: constant(uint256) = NQ * 200
@@ -130,17 +131,21 @@ def evaluate(
     z1: uint256,
     zg0: uint256,
     zg1: uint256,
-    mainVals: DynArray[uint256, NQ * W],
-    auxVals: DynArray[uint256, NQ * 2 * A + 1],
-    compVals: DynArray[uint256, NQ * 2 * CW],
-    mc: DynArray[uint256, FRAME_MAIN],
-    mn: DynArray[uint256, FRAME_MAIN],
-    ac: DynArray[uint256, FRAME_AUX],
-    an: DynArray[uint256, FRAME_AUX],
-    hz: DynArray[uint256, FRAME_COMP],
-    deep: DynArray[uint256, FRAME_DEEP],
+    mainRows: Bytes[NQ * ROW_BYTES],
+    auxRows: Bytes[NQ * AUX_ROW_BYTES],
+    compRows: Bytes[NQ * COMP_ROW_BYTES],
+    mc: uint256[FRAME_MAIN],
+    mn: uint256[FRAME_MAIN],
+    ac: uint256[FRAME_AUX],
+    an: uint256[FRAME_AUX],
+    hz: uint256[FRAME_COMP],
+    deep: uint256[FRAME_DEEP],
 ) -> (DynArray[uint256, NQ], DynArray[uint256, NQ]):
-    """Return the DEEP composition's values at the positions (c0 parts, c1 parts)."""
+    """Return the DEEP composition's values at the positions (c0 parts, c1 parts).
+
+    The queried rows come as the proof's bytes; every value is read here (four to a word,
+    at literal offsets) and checked canonical.
+    """
     cur0: DynArray[uint256, NQ] = []
     cur1: DynArray[uint256, NQ] = []
     # sum_c d_c (v_c - f_c) = sum_c d_c v_c - sum_c d_c f_c: the second sums once for all
@@ -170,34 +175,44 @@ def evaluate(
     cz1 = P - cz1 % P
     cg0 = P - cg0 % P
     cg1 = P - cg1 % P
+    assert len(mainRows) == NQ * ROW_BYTES, "main rows"
+    assert len(auxRows) == NQ * AUX_ROW_BYTES or A == 0, "aux rows"
+    assert len(compRows) == NQ * COMP_ROW_BYTES, "composition rows"
+    bad: uint256 = 0
+    w: uint256 = 0
+    d0: uint256 = 0
+    d1: uint256 = 0
+    d2: uint256 = 0
+    d3: uint256 = 0
+    # each main column's four DEEP coefficients packed in one word (all < 2^64)
+    dm: uint256[W] = empty(uint256[W])
+    for c: uint256 in range(W):
+        dm[c] = deep[4 * c] << 192 | deep[4 * c + 1] << 128 | deep[4 * c + 2] << 64 | deep[4 * c + 3]
+    u0: uint256 = 0
+    u1: uint256 = 0
+    u2: uint256 = 0
+    u3: uint256 = 0
     for q: uint256 in range(NQ):
         x: uint256 = uint256_mulmod(DOMAIN_OFFSET, self._pow(gen, positions[q]), P)
         sz0: uint256 = cz0
         sz1: uint256 = cz1
         sg0: uint256 = cg0
         sg1: uint256 = cg1
-        for c: uint256 in range(W):
-            v: uint256 = mainVals[q * W + c]
-            sz0 = unsafe_add(sz0, unsafe_mul(deep[4 * c], v))
-            sz1 = unsafe_add(sz1, unsafe_mul(deep[4 * c + 1], v))
-            sg0 = unsafe_add(sg0, unsafe_mul(deep[4 * c + 2], v))
-            sg1 = unsafe_add(sg1, unsafe_mul(deep[4 * c + 3], v))
-        for c: uint256 in range(A + 1):
-            if c >= A:
-                break
-            v0: uint256 = auxVals[q * 2 * A + 2 * c]
-            v1: uint256 = auxVals[q * 2 * A + 2 * c + 1]
-            k: uint256 = 4 * (W + c)
-            sz0 = unsafe_add(sz0, unsafe_add(unsafe_mul(deep[k], v0), unsafe_mul(7, unsafe_mul(deep[k + 1], v1))))
-            sz1 = unsafe_add(sz1, unsafe_add(unsafe_mul(deep[k], v1), unsafe_mul(deep[k + 1], v0)))
-            sg0 = unsafe_add(sg0, unsafe_add(unsafe_mul(deep[k + 2], v0), unsafe_mul(7, unsafe_mul(deep[k + 3], v1))))
-            sg1 = unsafe_add(sg1, unsafe_add(unsafe_mul(deep[k + 2], v1), unsafe_mul(deep[k + 3], v0)))
-        for c: uint256 in range(CW):
-            k: uint256 = 4 * (W + A) + 2 * c
-            v0: uint256 = compVals[q * 2 * CW + 2 * c]
-            v1: uint256 = compVals[q * 2 * CW + 2 * c + 1]
-            sz0 = unsafe_add(sz0, unsafe_add(unsafe_mul(deep[k], v0), unsafe_mul(7, unsafe_mul(deep[k + 1], v1))))
-            sz1 = unsafe_add(sz1, unsafe_add(unsafe_mul(deep[k], v1), unsafe_mul(deep[k + 1], v0)))
+        mb: uint256 = q * ROW_BYTES
+        ab: uint256 = q * AUX_ROW_BYTES
+        cb: uint256 = q * COMP_ROW_BYTES
+        u0 = convert(slice(mainRows, mb + 0, 8), uint256)
+        u1 = convert(slice(mainRows, mb + 8, 8), uint256)
+        bad = bad | unsafe_add(u0, 4294967295) | unsafe_add(u1, 4294967295)
+        sz0 = unsafe_add(sz0, unsafe_add(unsafe_mul(deep[0], u0), unsafe_mul(deep[4], u1)))
+        sz1 = unsafe_add(sz1, unsafe_add(unsafe_mul(deep[1], u0), unsafe_mul(deep[5], u1)))
+        sg0 = unsafe_add(sg0, unsafe_add(unsafe_mul(deep[2], u0), unsafe_mul(deep[6], u1)))
+        sg1 = unsafe_add(sg1, unsafe_add(unsafe_mul(deep[3], u0), unsafe_mul(deep[7], u1)))
+        u0 = convert(slice(compRows, cb + 0, 8), uint256)
+        u1 = convert(slice(compRows, cb + 8, 8), uint256)
+        bad = bad | unsafe_add(u0, 4294967295) | unsafe_add(u1, 4294967295)
+        sz0 = unsafe_add(sz0, unsafe_add(unsafe_mul(deep[8], u0), unsafe_mul(deep[9], unsafe_mul(7, u1))))
+        sz1 = unsafe_add(sz1, unsafe_add(unsafe_mul(deep[8], u1), unsafe_mul(deep[9], u0)))
         sz0 = sz0 % P
         sz1 = sz1 % P
         sg0 = sg0 % P
@@ -210,60 +225,5 @@ def evaluate(
         sg0, sg1 = self._emul(sg0, sg1, i0, i1)
         cur0.append(uint256_addmod(sz0, sg0, P))
         cur1.append(uint256_addmod(sz1, sg1, P))
+    assert bad >> 64 == 0, "non-canonical field element"
     return cur0, cur1
-
-
-@external
-@view
-def fold(
-    vals: DynArray[uint256, NQ * 2 * FOLD],
-    idx: DynArray[uint256, NQ],
-    offset: uint256,
-    generator: uint256,
-    b0: uint256,
-    b1: uint256,
-) -> (DynArray[uint256, NQ], DynArray[uint256, NQ]):
-    """Fold one FRI layer: each leaf's FOLD values on the coset of x = offset * g^idx, at beta.
-
-    f(beta) = (1/FOLD) sum_t (beta / x)^t sum_k v_k w^(-k t): an unrolled inverse DFT with
-    unreduced sums (products < 2^128), then Horner in beta / x.
-    """
-    out0: DynArray[uint256, NQ] = []
-    out1: DynArray[uint256, NQ] = []
-    for s: uint256 in range(NQ):
-        if s >= len(idx):
-            break
-        xInv: uint256 = self._inv(uint256_mulmod(offset, self._pow(generator, idx[s]), P))
-        g0: uint256 = uint256_mulmod(b0, xInv, P)
-        g1: uint256 = uint256_mulmod(b1, xInv, P)
-        k0: uint256 = 2 * FOLD * s
-        v0_0: uint256 = vals[k0 + 0]
-        v0_1: uint256 = vals[k0 + 1]
-        v1_0: uint256 = vals[k0 + 2]
-        v1_1: uint256 = vals[k0 + 3]
-        v2_0: uint256 = vals[k0 + 4]
-        v2_1: uint256 = vals[k0 + 5]
-        v3_0: uint256 = vals[k0 + 6]
-        v3_1: uint256 = vals[k0 + 7]
-        t0_0: uint256 = unsafe_add(unsafe_add(unsafe_add(v0_0, v1_0), v2_0), v3_0) % P
-        t0_1: uint256 = unsafe_add(unsafe_add(unsafe_add(v0_1, v1_1), v2_1), v3_1) % P
-        t1_0: uint256 = unsafe_add(unsafe_add(unsafe_add(v0_0, unsafe_mul(v1_0, 18446462594437873665)), unsafe_mul(v2_0, 18446744069414584320)), unsafe_mul(v3_0, 281474976710656)) % P
-        t1_1: uint256 = unsafe_add(unsafe_add(unsafe_add(v0_1, unsafe_mul(v1_1, 18446462594437873665)), unsafe_mul(v2_1, 18446744069414584320)), unsafe_mul(v3_1, 281474976710656)) % P
-        t2_0: uint256 = unsafe_add(unsafe_add(unsafe_add(v0_0, unsafe_mul(v1_0, 18446744069414584320)), v2_0), unsafe_mul(v3_0, 18446744069414584320)) % P
-        t2_1: uint256 = unsafe_add(unsafe_add(unsafe_add(v0_1, unsafe_mul(v1_1, 18446744069414584320)), v2_1), unsafe_mul(v3_1, 18446744069414584320)) % P
-        t3_0: uint256 = unsafe_add(unsafe_add(unsafe_add(v0_0, unsafe_mul(v1_0, 281474976710656)), unsafe_mul(v2_0, 18446744069414584320)), unsafe_mul(v3_0, 18446462594437873665)) % P
-        t3_1: uint256 = unsafe_add(unsafe_add(unsafe_add(v0_1, unsafe_mul(v1_1, 281474976710656)), unsafe_mul(v2_1, 18446744069414584320)), unsafe_mul(v3_1, 18446462594437873665)) % P
-        a0: uint256 = t3_0
-        a1: uint256 = t3_1
-        h0: uint256 = uint256_addmod(uint256_addmod(uint256_mulmod(a0, g0, P), uint256_mulmod(7, uint256_mulmod(a1, g1, P), P), P), t2_0, P)
-        a1 = uint256_addmod(uint256_addmod(uint256_mulmod(a0, g1, P), uint256_mulmod(a1, g0, P), P), t2_1, P)
-        a0 = h0
-        h0 = uint256_addmod(uint256_addmod(uint256_mulmod(a0, g0, P), uint256_mulmod(7, uint256_mulmod(a1, g1, P), P), P), t1_0, P)
-        a1 = uint256_addmod(uint256_addmod(uint256_mulmod(a0, g1, P), uint256_mulmod(a1, g0, P), P), t1_1, P)
-        a0 = h0
-        h0 = uint256_addmod(uint256_addmod(uint256_mulmod(a0, g0, P), uint256_mulmod(7, uint256_mulmod(a1, g1, P), P), P), t0_0, P)
-        a1 = uint256_addmod(uint256_addmod(uint256_mulmod(a0, g1, P), uint256_mulmod(a1, g0, P), P), t0_1, P)
-        a0 = h0
-        out0.append(uint256_mulmod(a0, FOLD_INV, P))
-        out1.append(uint256_mulmod(a1, FOLD_INV, P))
-    return out0, out1

@@ -43,6 +43,7 @@ FRAME_COEFFICIENTS: constant(uint256) = 2 * NCOEF
 FRAME_BOUNDARIES: constant(uint256) = 2 * NB + 2
 FRAME_DEEP: constant(uint256) = 4 * (W + A) + 2 * CW
 MAX_LAYERS: constant(uint256) = 13
+MAX_OPENINGS: constant(uint256) = MAX_LAYERS + 3
 MAX_DEPTH: constant(uint256) = 32
 MAX_NODES: constant(uint256) = NQ * MAX_DEPTH
 MAX_FRI_NODES: constant(uint256) = NQ * 200
@@ -60,13 +61,18 @@ verified: public(HashMap[bytes32, bool])
 @internal
 @pure
 def _root(
-    indices: DynArray[uint256, NQ], leaves: DynArray[bytes32, NQ], nodes: Bytes[MAX_PROOF], depth: uint256
+    indices: DynArray[uint256, NQ],
+    leaves: DynArray[bytes32, NQ],
+    nodes: Bytes[MAX_PROOF],
+    at: uint256,
+    count: uint256,
+    depth: uint256,
 ) -> bytes32:
+    # the opening's sibling nodes are the count 32-byte words at byte ``at`` of ``nodes``
     m: uint256 = len(indices)
     assert m == len(leaves) and m > 0, "Merkle opening shape"
     assert depth <= MAX_DEPTH, "Merkle depth"
-    count: uint256 = len(nodes) // 32
-    assert 32 * count == len(nodes), "Merkle nodes"
+    assert at + 32 * count <= len(nodes), "Merkle nodes"
     idx: uint256[NQ] = empty(uint256[NQ])
     dig: bytes32[NQ] = empty(bytes32[NQ])
     for i: uint256 in range(NQ):
@@ -85,24 +91,22 @@ def _root(
             if i >= m:
                 break
             index: uint256 = idx[i]
-            digest: bytes32 = dig[i]
             paired: bool = False
-            if index % 2 == 0 and i + 1 < m:
-                if idx[i + 1] == index + 1:
-                    paired = True
+            if index & 1 == 0 and i + 1 < m:
+                paired = idx[i + 1] == index + 1
             if paired:
-                dig[j] = keccak256(concat(digest, dig[i + 1]))
+                dig[j] = keccak256(concat(dig[i], dig[i + 1]))
                 i += 2
             else:
-                assert cursor < count, "Merkle opening too short"
-                sibling: bytes32 = extract32(nodes, 32 * cursor)
+                # (a read past this opening's nodes makes the final count check fail)
+                sibling: bytes32 = extract32(nodes, at + 32 * cursor)
                 cursor += 1
-                if index % 2 == 0:
-                    dig[j] = keccak256(concat(digest, sibling))
+                if index & 1 == 0:
+                    dig[j] = keccak256(concat(dig[i], sibling))
                 else:
-                    dig[j] = keccak256(concat(sibling, digest))
+                    dig[j] = keccak256(concat(sibling, dig[i]))
                 i += 1
-            idx[j] = index // 2
+            idx[j] = index >> 1
             j += 1
         m = j
     assert cursor == count, "Merkle opening has unused nodes"
@@ -116,7 +120,96 @@ def computeRoot(
     indices: DynArray[uint256, NQ], leaves: DynArray[bytes32, NQ], nodes: Bytes[MAX_PROOF], depth: uint256
 ) -> bytes32:
     """Return the root of the tree of 2^depth leaves holding leaves at indices (sorted)."""
-    return self._root(indices, leaves, nodes, depth)
+    assert len(nodes) % 32 == 0, "Merkle nodes"
+    return self._root(indices, leaves, nodes, 0, len(nodes) // 32, depth)
+
+
+@external
+@pure
+def checkOpenings(
+    proof: Bytes[MAX_PROOF],
+    roots: DynArray[bytes32, MAX_OPENINGS],
+    depths: DynArray[uint256, MAX_OPENINGS],
+    indices: DynArray[DynArray[uint256, NQ], MAX_OPENINGS],
+    leaves: DynArray[DynArray[bytes32, NQ], MAX_OPENINGS],
+    ats: DynArray[uint256, MAX_OPENINGS],
+    counts: DynArray[uint256, MAX_OPENINGS],
+) -> bool:
+    """Check every opening i (its sibling nodes the counts[i] words at ats[i] of the proof)
+    against roots[i]; revert on the first that fails."""
+    n: uint256 = len(roots)
+    assert len(depths) == n and len(indices) == n and len(leaves) == n, "Merkle openings"
+    assert len(ats) == n and len(counts) == n, "Merkle openings"
+    idx: uint256[NQ] = empty(uint256[NQ])
+    dig: bytes32[NQ] = empty(bytes32[NQ])
+    for op: uint256 in range(MAX_OPENINGS):
+        if op >= n:
+            break
+        # (the loop of _root, inlined: an internal call would copy the proof each time)
+        at: uint256 = ats[op]
+        count: uint256 = counts[op]
+        depth: uint256 = depths[op]
+        # the opening's sibling nodes are the count 32-byte words at byte ``at`` of ``nodes``
+        m: uint256 = len(indices[op])
+        assert m == len(leaves[op]) and m > 0, "Merkle opening shape"
+        assert depth <= MAX_DEPTH, "Merkle depth"
+        assert at + 32 * count <= len(proof), "Merkle nodes"
+        for i: uint256 in range(NQ):
+            if i >= m:
+                break
+            idx[i] = indices[op][i]
+            dig[i] = leaves[op][i]
+        cursor: uint256 = 0
+        for level: uint256 in range(MAX_DEPTH):
+            if level >= depth:
+                break
+            # parents are written in place: slot j <= the slot i being read
+            i: uint256 = 0
+            j: uint256 = 0
+            for _: uint256 in range(NQ):
+                if i >= m:
+                    break
+                index: uint256 = idx[i]
+                paired: bool = False
+                if index & 1 == 0 and i + 1 < m:
+                    paired = idx[i + 1] == index + 1
+                if paired:
+                    dig[j] = keccak256(concat(dig[i], dig[i + 1]))
+                    i += 2
+                else:
+                    # (a read past this opening's nodes makes the final count check fail)
+                    sibling: bytes32 = extract32(proof, at + 32 * cursor)
+                    cursor += 1
+                    if index & 1 == 0:
+                        dig[j] = keccak256(concat(dig[i], sibling))
+                    else:
+                        dig[j] = keccak256(concat(sibling, dig[i]))
+                    i += 1
+                idx[j] = index >> 1
+                j += 1
+            m = j
+        assert cursor == count, "Merkle opening has unused nodes"
+        assert m == 1 and idx[0] == 0, "Merkle indices out of range"
+        assert dig[0] == roots[op], "Merkle opening"
+    return True
+
+
+@external
+@view
+def checkStatements(
+    roots: DynArray[bytes32, MAX_OPENINGS],
+    depths: DynArray[uint256, MAX_OPENINGS],
+    indices: DynArray[DynArray[uint256, NQ], MAX_OPENINGS],
+    leaves: DynArray[DynArray[bytes32, NQ], MAX_OPENINGS],
+) -> bool:
+    """Require every opening i to be a statement verified earlier (verifyStatement)."""
+    n: uint256 = len(roots)
+    assert len(depths) == n and len(indices) == n and len(leaves) == n, "Merkle statements"
+    for i: uint256 in range(MAX_OPENINGS):
+        if i >= n:
+            break
+        assert self.verified[keccak256(abi_encode(roots[i], depths[i], indices[i], leaves[i]))], "Merkle statement not verified"
+    return True
 
 
 @external
@@ -129,7 +222,8 @@ def verifyStatement(
 ):
     """Check the opening against root; register keccak256(abi_encode(root, depth, indices,
     leaves)) as a verified statement."""
-    assert self._root(indices, leaves, nodes, depth) == root, "Merkle statement"
+    assert len(nodes) % 32 == 0, "Merkle nodes"
+    assert self._root(indices, leaves, nodes, 0, len(nodes) // 32, depth) == root, "Merkle statement"
     self.verified[keccak256(abi_encode(root, depth, indices, leaves))] = True
 
 

@@ -42,6 +42,7 @@ FRAME_COEFFICIENTS: constant(uint256) = 2 * NCOEF
 FRAME_BOUNDARIES: constant(uint256) = 2 * NB + 2
 FRAME_DEEP: constant(uint256) = 4 * (W + A) + 2 * CW
 MAX_LAYERS: constant(uint256) = 13
+MAX_OPENINGS: constant(uint256) = MAX_LAYERS + 3
 MAX_DEPTH: constant(uint256) = 32
 MAX_NODES: constant(uint256) = NQ * MAX_DEPTH
 MAX_FRI_NODES: constant(uint256) = NQ * 200
@@ -55,14 +56,14 @@ LEAF_BYTES: constant(uint256) = 16 * FOLD
 
 interface IChunk:
     def partial(
-        mc: DynArray[uint256, FRAME_MAIN],
-        mn: DynArray[uint256, FRAME_MAIN],
-        ac: DynArray[uint256, FRAME_AUX],
-        an: DynArray[uint256, FRAME_AUX],
-        per: DynArray[uint256, FRAME_PERIODIC],
-        pub: DynArray[uint256, MAX_PUBLIC],
-        ch: DynArray[uint256, FRAME_CHALLENGES],
-        alphas: DynArray[uint256, FRAME_COEFFICIENTS],
+        mc: uint256[FRAME_MAIN],
+        mn: uint256[FRAME_MAIN],
+        ac: uint256[FRAME_AUX],
+        an: uint256[FRAME_AUX],
+        per: uint256[FRAME_PERIODIC],
+        pub: uint256[MAX_PUBLIC],
+        ch: uint256[FRAME_CHALLENGES],
+        alphas: uint256[FRAME_COEFFICIENTS],
     ) -> (uint256, uint256): view
 
 
@@ -82,13 +83,15 @@ def __init__(_chunks: DynArray[address, 64], _periodics: DynArray[address, 64]):
 
 @internal
 @view
-def _periodic_at(z0: uint256, z1: uint256, n: uint256) -> DynArray[uint256, FRAME_PERIODIC]:
+def _periodic_at(z0: uint256, z1: uint256, n: uint256) -> uint256[FRAME_PERIODIC]:
     # the periodic-column contracts return their columns' values in column order
-    out: DynArray[uint256, FRAME_PERIODIC] = []
+    out: uint256[FRAME_PERIODIC] = empty(uint256[FRAME_PERIODIC])
+    k: uint256 = 0
     for group: address in PERIODICS:
         values: DynArray[uint256, FRAME_PERIODIC] = staticcall IPeriodic(group).evaluate(z0, z1, n)
         for v: uint256 in values:
-            out.append(v)
+            out[k] = v
+            k += 1
     return out
 
 
@@ -177,13 +180,13 @@ def _boundary_spec(i: uint256) -> (uint256, uint256, int256):
 @internal
 @pure
 def _boundary_values(
-    mc: DynArray[uint256, FRAME_MAIN],
-    mn: DynArray[uint256, FRAME_MAIN],
-    ac: DynArray[uint256, FRAME_AUX],
-    an: DynArray[uint256, FRAME_AUX],
-    per: DynArray[uint256, FRAME_PERIODIC],
-    pub: DynArray[uint256, MAX_PUBLIC],
-    ch: DynArray[uint256, FRAME_CHALLENGES],
+    mc: uint256[FRAME_MAIN],
+    mn: uint256[FRAME_MAIN],
+    ac: uint256[FRAME_AUX],
+    an: uint256[FRAME_AUX],
+    per: uint256[FRAME_PERIODIC],
+    pub: uint256[MAX_PUBLIC],
+    ch: uint256[FRAME_CHALLENGES],
 ) -> DynArray[uint256, FRAME_BOUNDARIES]:
     out: DynArray[uint256, FRAME_BOUNDARIES] = []
     # a starts at 1
@@ -210,19 +213,19 @@ def check(
     z0: uint256,
     z1: uint256,
     logN: uint256,
-    mc: DynArray[uint256, FRAME_MAIN],
-    mn: DynArray[uint256, FRAME_MAIN],
-    ac: DynArray[uint256, FRAME_AUX],
-    an: DynArray[uint256, FRAME_AUX],
-    hz: DynArray[uint256, FRAME_COMP],
-    pub: DynArray[uint256, MAX_PUBLIC],
-    ch: DynArray[uint256, FRAME_CHALLENGES],
-    alphas: DynArray[uint256, FRAME_COEFFICIENTS],
+    mc: uint256[FRAME_MAIN],
+    mn: uint256[FRAME_MAIN],
+    ac: uint256[FRAME_AUX],
+    an: uint256[FRAME_AUX],
+    hz: uint256[FRAME_COMP],
+    pub: uint256[MAX_PUBLIC],
+    ch: uint256[FRAME_CHALLENGES],
+    alphas: uint256[FRAME_COEFFICIENTS],
 ) -> bool:
     """Return True if the out-of-domain frame satisfies the AIR's composition identity."""
     n: uint256 = 1 << logN
     g: uint256 = self._root(logN)
-    per: DynArray[uint256, FRAME_PERIODIC] = self._periodic_at(z0, z1, n)
+    per: uint256[FRAME_PERIODIC] = self._periodic_at(z0, z1, n)
     t0: uint256 = 0
     t1: uint256 = 0
     for chunk: address in CHUNKS:
@@ -243,6 +246,10 @@ def check(
     total1: uint256 = 0
     total0, total1 = self._emul(t0, t1, vi0, vi1)
     bvals: DynArray[uint256, FRAME_BOUNDARIES] = self._boundary_values(mc, mn, ac, an, per, pub, ch)
+    f0: uint256 = 0
+    f1: uint256 = 0
+    l0: uint256 = 0
+    l1: uint256 = 0
     for i: uint256 in range(NB + 1):
         if i >= NB:
             break
@@ -266,13 +273,29 @@ def check(
             c1 = ac[2 * col + 1]
         num0: uint256 = uint256_addmod(c0, P - bvals[2 * i], P)
         num1: uint256 = uint256_addmod(c1, P - bvals[2 * i + 1], P)
-        d0: uint256 = 0
-        d1: uint256 = 0
-        d0, d1 = self._einv(uint256_addmod(z0, P - self._pow(g, r), P), z1)
-        num0, num1 = self._emul(num0, num1, d0, d1)
         num0, num1 = self._emul(num0, num1, alphas[2 * (NT + i)], alphas[2 * (NT + i) + 1])
-        total0 = uint256_addmod(total0, num0, P)
-        total1 = uint256_addmod(total1, num1, P)
+        # boundaries on the first and the last row share their denominator: summed first
+        if r == 0:
+            f0 = uint256_addmod(f0, num0, P)
+            f1 = uint256_addmod(f1, num1, P)
+        elif r == n - 1:
+            l0 = uint256_addmod(l0, num0, P)
+            l1 = uint256_addmod(l1, num1, P)
+        else:
+            d0: uint256 = 0
+            d1: uint256 = 0
+            d0, d1 = self._einv(uint256_addmod(z0, P - self._pow(g, r), P), z1)
+            num0, num1 = self._emul(num0, num1, d0, d1)
+            total0 = uint256_addmod(total0, num0, P)
+            total1 = uint256_addmod(total1, num1, P)
+    e0: uint256 = 0
+    e1: uint256 = 0
+    e0, e1 = self._einv(uint256_addmod(z0, P - 1, P), z1)
+    f0, f1 = self._emul(f0, f1, e0, e1)
+    e0, e1 = self._einv(uint256_addmod(z0, P - gLast, P), z1)
+    l0, l1 = self._emul(l0, l1, e0, e1)
+    total0 = uint256_addmod(total0, uint256_addmod(f0, l0, P), P)
+    total1 = uint256_addmod(total1, uint256_addmod(f1, l1, P), P)
     cl0: uint256 = 0
     cl1: uint256 = 0
     pw0: uint256 = 1
