@@ -70,6 +70,10 @@ class SettlementConfig:
     max_age_seconds: float = 15.0
     prover_workers: int = 1
     poll_seconds: float = 0.2
+    squash: bool = False
+    """Prove one Merkle update per distinct leaf instead of one per touched leaf per
+    transaction. Cheaper, but the squashed mode does not prove trade arithmetic (fills
+    against the signed price and fee limits, ``docs/proof-statement.md``): off by default."""
     verify_in_steps: bool = False
     """Verify each proof on L1 in registered steps (Merkle statements, then the rest), each
     under 2^24 gas, before ``updateState`` settles on the registered fact: needed at the

@@ -53,7 +53,7 @@ from starkperp.node.recovery import (
     get_account_node_data,
     replay_log,
 )
-from starkperp.node.sequencer import Sequencer, SignaturePool
+from starkperp.node.sequencer import Sequencer, SignaturePool, get_order_key_rule
 from starkperp.node.views import format_iso_ms, get_fill_json, get_order_json
 
 if TYPE_CHECKING:  # settlement (engineer D) imports this module
@@ -152,6 +152,11 @@ class Node:
             clock_ms=self.clock_ms,
             on_commit=self._observe_commit,
         )
+        if self.settlement is not None:  # refuse orders whose rollup order key is taken
+            self.sequencer.use_order_keys(
+                get_order_key_rule(self.exchange_config, self.settlement.rollup_config),
+                self.signature_pool,
+            )
         if last == 0:
             self._write_genesis()
         self.metrics.log_seq.set(self.seq.last_seq)

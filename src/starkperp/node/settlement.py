@@ -591,7 +591,9 @@ class SettlementService:
 
     def _run(self) -> None:
         try:
-            self._prover = BatchProver(self.options, max_workers=self.config.prover_workers)
+            self._prover = BatchProver(
+                self.options, max_workers=self.config.prover_workers, squash=self.config.squash
+            )
             self._prover.warm(execute_batch(self.genesis, [], 0))
             self._open_l1()
             self._recover()
