@@ -101,6 +101,20 @@ def test_session_balances_match_exchange() -> None:
     assert second.public_input.total_withdrawals == 2_000 * USDC
 
 
+def test_bridge_forgets_orders_that_can_no_longer_fill() -> None:
+    ex, accounts = _session()
+    b = accounts[1]
+    resting = make_order(ex, b, Side.BUY, "0.05", "40000", limit_fee=5_000)
+    ex.place_order(resting)
+    ex.cancel_all(b, BTC)
+    bridge = _bridge()
+    bridge.translate(ex.events)
+    still_open = {view.order_id for account in accounts for view in ex.get_open_orders(account)}
+    # cancelled and completely filled orders are gone; the rest may still fill
+    assert set(bridge._memory.orders) == still_open
+    assert set(bridge._memory.filled) <= still_open
+
+
 def test_deleverage_matches_exchange() -> None:
     clock = ManualClock(START)
     ex = new_exchange(clock)

@@ -46,10 +46,10 @@ A translation is atomic: if any event is rejected, :meth:`EventBridge.translate`
 
 from __future__ import annotations
 
-import copy
 import enum
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from starkperp.errors import StarkPerpError
 from starkperp.exchange.config import ExchangeConfig
@@ -62,6 +62,7 @@ from starkperp.exchange.events import (
     Liquidated,
     OraclePriceSet,
     OrderAccepted,
+    OrderCanceled,
     Transferred,
     Withdrawn,
 )
@@ -249,15 +250,43 @@ def compute_takeover(
     )
 
 
+_MISSING = object()
+
+
 @dataclass(slots=True)
 class _Memory:
-    """What the bridge remembers between events (copied before a translation)."""
+    """What the bridge remembers between events.
+
+    ``orders`` holds the orders that may still fill (an order leaves when it is cancelled or
+    completely filled; ``filled`` counts its fills until then), so a node that settles for
+    days does not keep every order it ever saw. A translation writes through :meth:`put`
+    and :meth:`drop`, which journal the old values, so a failed translation is undone in
+    the time of its own changes instead of a copy of everything.
+    """
 
     public_keys: dict[int, int]
     orders: dict[int, Order]
+    filled: dict[int, int]
     funding_indices: dict[AssetId, int]
     next_nonce: int
     last_funding_time: int
+    journal: list[tuple[dict[Any, Any], Any, Any]] = field(default_factory=list)
+
+    def put(self, table: dict[Any, Any], key: Any, value: Any) -> None:
+        self.journal.append((table, key, table.get(key, _MISSING)))
+        table[key] = value
+
+    def drop(self, table: dict[Any, Any], key: Any) -> None:
+        if key in table:
+            self.journal.append((table, key, table.pop(key)))
+
+    def undo(self) -> None:
+        for table, key, old in reversed(self.journal):
+            if old is _MISSING:
+                table.pop(key, None)
+            else:
+                table[key] = old
+        self.journal.clear()
 
 
 class EventBridge:
@@ -294,6 +323,7 @@ class EventBridge:
         self._memory = _Memory(
             public_keys={},
             orders={},
+            filled={},
             funding_indices={a.asset_id: 0 for a in rollup_config.assets},
             next_nonce=0,
             last_funding_time=-1,
@@ -303,12 +333,17 @@ class EventBridge:
 
     def translate(self, events: Iterable[Event]) -> list[Transaction]:
         """Return the rollup transactions of ``events`` (all or nothing)."""
-        saved = copy.deepcopy(self._memory)
+        memory = self._memory
+        memory.journal.clear()
+        scalars = (memory.next_nonce, memory.last_funding_time)
         try:
             return self._translate(list(events))
         except BaseException:
-            self._memory = saved
+            memory.undo()
+            memory.next_nonce, memory.last_funding_time = scalars
             raise
+        finally:
+            memory.journal.clear()
 
     # ------------------------------------------------------------ translation
 
@@ -338,11 +373,15 @@ class EventBridge:
         if isinstance(event, AccountCreated):
             self._position_id(event.account_id)
             if event.public_key is not None:
-                memory.public_keys[event.account_id] = event.public_key
+                memory.put(memory.public_keys, event.account_id, event.public_key)
             return None
         if isinstance(event, OrderAccepted):
             self._asset(event.order.market)
-            memory.orders[event.order_id] = event.order
+            memory.put(memory.orders, event.order_id, event.order)
+            return None
+        if isinstance(event, OrderCanceled):
+            memory.drop(memory.orders, event.order_id)
+            memory.drop(memory.filled, event.order_id)
             return None
         if isinstance(event, Deposited):
             return Deposit(
@@ -429,7 +468,16 @@ class EventBridge:
                     public_key=self._public_key(order.account_id),
                 )
             )
-        return compute_trade(fill, limit_orders[0], limit_orders[1])
+        trade = compute_trade(fill, limit_orders[0], limit_orders[1])
+        memory = self._memory
+        for order_id in (buy_id, sell_id):
+            filled = memory.filled.get(order_id, 0) + fill.quantity
+            if filled >= memory.orders[order_id].size:  # complete: it will never fill again
+                memory.drop(memory.orders, order_id)
+                memory.drop(memory.filled, order_id)
+            else:
+                memory.put(memory.filled, order_id, filled)
+        return trade
 
     def _oracle_tick(self, event: OraclePriceSet) -> OraclePricesTick:
         _, asset = self._asset(event.market)
@@ -466,7 +514,7 @@ class EventBridge:
         indices = self._memory.funding_indices
         for event in events:
             _, asset = self._asset(event.market)
-            indices[asset.asset_id] = event.index
+            self._memory.put(indices, asset.asset_id, event.index)
         return FundingTick(
             timestamp=Timestamp(events[0].time),
             indices=tuple(
