@@ -6,6 +6,7 @@ Including a 30 % crash: liquidations (insurance takeovers) and deleveraging.
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from dataclasses import replace
 
 import pytest
@@ -152,7 +153,7 @@ def test_fill_rounding_remainder_goes_to_fee_position() -> None:
         )
 
 
-def _crash_session() -> tuple[Exchange, list[int]]:
+def _crash_session(btc_shorts: int = 1) -> tuple[Exchange, list[int]]:
     """A funded insurance fund, longs on BTC and ETH, a dip, a funding hour, a 30 % crash.
 
     The dip liquidates the weakest long with a penalty; the crash liquidates the rest:
@@ -185,11 +186,16 @@ def _crash_session() -> tuple[Exchange, list[int]]:
             ex.place_order(order)
 
     ex.deposit(ex.insurance_fund_id, 40_000 * USDC)
-    short_btc, short_eth = funded(900_000), funded(300_000)
+    shorts = [funded(900_000 // btc_shorts) for _ in range(btc_shorts)]
+    short_eth = funded(300_000)
     longs = []
     for i in range(10):
         long = funded(3_500 + 300 * i)
-        trade(long, short_btc, "1", "50000")
+        if btc_shorts == 1:
+            trade(long, shorts[0], "1", "50000")
+        else:  # no short holds a long's whole BTC: deleveraging it takes several pieces
+            trade(long, shorts[(2 * i) % btc_shorts], "0.5", "50000")
+            trade(long, shorts[(2 * i + 1) % btc_shorts], "0.5", "50000")
         if i % 2:
             trade(long, short_eth, "2", "3000", market=ETH)
         longs.append(long)
@@ -199,7 +205,7 @@ def _crash_session() -> tuple[Exchange, list[int]]:
         ex.set_oracle_price(BTC, price_from_human(ex.get_market(BTC), btc))
         ex.set_oracle_price(ETH, price_from_human(ex.get_market(ETH), eth))
         ex.process_liquidations()
-    return ex, [short_btc, short_eth, *longs]
+    return ex, [*shorts, short_eth, *longs]
 
 
 def _collateral(state: RollupState, position_id: int) -> int:
@@ -212,9 +218,15 @@ def _crash_config() -> RollupConfig:
     return replace(_rollup_config(), insurance_position_key=PublicKey(0xF00D))
 
 
-def test_crash_session_settles_with_exchange_balances() -> None:
-    ex, accounts = _crash_session()
+@pytest.mark.parametrize("btc_shorts", [1, 20])
+def test_crash_session_settles_with_exchange_balances(btc_shorts: int) -> None:
+    ex, accounts = _crash_session(btc_shorts)
     events = list(ex.events)
+    if btc_shorts > 1:  # some bankrupt position's market was deleveraged in several pieces
+        pieces = Counter(
+            (e.deleveraged_account_id, e.market) for e in events if isinstance(e, Deleveraged)
+        )
+        assert max(pieces.values()) >= 2
     liquidations = [e for e in events if isinstance(e, Liquidated)]
     deleverages = [e for e in events if isinstance(e, Deleveraged)]
     assert any(e.penalty > 0 for e in liquidations)
@@ -227,6 +239,8 @@ def test_crash_session_settles_with_exchange_balances() -> None:
     cuts = [i for i, e in enumerate(events) if isinstance(e, Liquidated)]
     bounds = [0, *cuts, len(events)]
     config = _crash_config()
+    if btc_shorts > 1:  # more orders than the 8-deep order tree holds without key collisions
+        config = replace(config, orders_depth=32)
     bridge = _bridge(config)
     state = RollupState.genesis(config)
     kinds: set[type] = set()

@@ -48,7 +48,7 @@ from starkperp.exchange.config import ExchangeConfig, default
 from starkperp.exchange.deleverage import (
     compute_bankruptcy_transfers,
     compute_deleverage_score,
-    compute_partial_transfer,
+    compute_fair_transfer,
     validate_deleverage,
 )
 from starkperp.exchange.errors import ExchangeError, Reason
@@ -1000,9 +1000,6 @@ class Exchange:
             account.collateral, account.balances, prices, self.markets
         )
         for market in sorted(transfers):
-            full_balance = account.balances[market]
-            full_transfer = transfers[market]
-            paid = 0
             for candidate in self._rank_deleveragers(account, market):
                 remaining = account.balances[market]
                 if remaining == 0:
@@ -1010,10 +1007,11 @@ class Exchange:
                 other = candidate.balances.get(market, 0)
                 size = min(abs(remaining), abs(other))
                 quantity = -size if remaining > 0 else size
-                if size == abs(remaining):
-                    transfer = full_transfer - paid
-                else:
-                    transfer = compute_partial_transfer(full_transfer, size, full_balance)
+                # the least transfer the rollup's fairness rule accepts for this piece, on the
+                # position as it now stands (a pro-rata share can be a quantum off)
+                transfer = compute_fair_transfer(
+                    account.collateral, account.balances, market, quantity, prices, self.markets
+                )
                 try:
                     validate_deleverage(
                         market=market,
@@ -1038,7 +1036,6 @@ class Exchange:
                 )
                 self._emit(event)
                 out.append(event)
-                paid += transfer
         return out
 
     def _rank_deleveragers(self, account: AccountState, market: MarketId) -> list[AccountState]:
@@ -1074,11 +1071,14 @@ class Exchange:
         )
         if config.market not in transfers:
             raise ExchangeError(Reason.NOT_DELEVERAGEABLE, "no balance in that market")
-        full_balance = account.balances[config.market]
-        if abs(quantity) == abs(full_balance):
-            transfer = transfers[config.market]
-        else:
-            transfer = compute_partial_transfer(transfers[config.market], quantity, full_balance)
+        transfer = compute_fair_transfer(
+            account.collateral,
+            account.balances,
+            config.market,
+            quantity,
+            self.oracle_prices,
+            self.markets,
+        )
         validate_deleverage(
             market=config.market,
             quantity=quantity,
