@@ -98,8 +98,13 @@ class CompactIntSet:
                 yield stored - _OFFSET
 
     def __contains__(self, value: object) -> bool:
+        return self._find(value) >= 0
+
+    def _find(self, value: object) -> int:
+        """Return the slot holding ``value``, or -1 (the probe ``__contains__`` and
+        :meth:`discard` share)."""
         if type(value) is not int or not 0 <= value < _MAX_VALUE:
-            return False
+            return -1
         stored = value + _OFFSET
         slots = self._slots
         mask = self._mask
@@ -107,9 +112,9 @@ class CompactIntSet:
         while True:
             found = slots[i]
             if found == stored:
-                return True
+                return int(i)
             if found == _EMPTY:
-                return False
+                return -1
             i = (i + 1) & mask
 
     def add(self, value: int) -> None:
@@ -142,23 +147,13 @@ class CompactIntSet:
 
     def discard(self, value: int) -> None:
         """Remove a value if present."""
-        if type(value) is not int or not 0 <= value < _MAX_VALUE:
+        i = self._find(value)
+        if i < 0:
             return
-        stored = value + _OFFSET
-        slots = self._slots
-        mask = self._mask
-        i = ((stored * self._multiplier) & _M64) >> (64 - self._bits)
-        while True:
-            found = slots[i]
-            if found == stored:
-                slots[i] = _DELETED
-                self._len -= 1
-                if self._len == 0:
-                    self._resize(_MIN_BITS)
-                return
-            if found == _EMPTY:
-                return
-            i = (i + 1) & mask
+        self._slots[i] = _DELETED
+        self._len -= 1
+        if self._len == 0:
+            self._resize(_MIN_BITS)
 
     def get_nbytes(self) -> int:
         """Return the size of the slot array in bytes."""
